@@ -1,0 +1,5 @@
+"""``tastemaker``: the command line."""
+
+from tastemaker.cli.main import app, main
+
+__all__ = ["app", "main"]

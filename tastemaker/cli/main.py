@@ -1,0 +1,93 @@
+"""The root command and the small commands; larger groups live in their own modules."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from tastemaker import __version__
+from tastemaker.cli import demo, importing, keys
+from tastemaker.cli.context import CliState, console, fail, state
+from tastemaker.errors import TastemakerError
+
+app = typer.Typer(
+    name="tastemaker",
+    help="Tastemaker: personalized recommendations you host yourself.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(importing.app, name="import")
+app.command("demo-data")(demo.demo_data)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url", help="Overrides TASTEMAKER_DATABASE_URL", show_default=False
+        ),
+    ] = None,
+    insecure_dev: Annotated[
+        bool | None,
+        typer.Option(
+            "--insecure-dev/--secure",
+            help="Development mode: no API keys, built-in secret. Never in production.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = CliState(database_url=database_url, insecure_dev=insecure_dev)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or migrate the database named by the settings."""
+    try:
+        store = state(ctx).store()
+    except TastemakerError as exc:
+        raise fail(exc) from exc
+    console.print(
+        f"database ready: {store.items.count()} items, {store.users.count()} users, "
+        f"{store.events.count()} events"
+    )
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Default: settings.host")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: settings.port")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes (PostgreSQL only)")] = 1,
+) -> None:
+    """Serve the REST API."""
+    import uvicorn
+
+    from tastemaker.service.app import check_startup, create_app
+
+    try:
+        settings = state(ctx).settings(host=host, port=port)
+        store = state(ctx).store()
+        check_startup(settings, store)
+    except TastemakerError as exc:
+        raise fail(exc) from exc
+    store.close()
+    if workers > 1 and settings.is_sqlite:
+        raise fail("several workers need PostgreSQL; SQLite serves from one process")
+    console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:
+    app()

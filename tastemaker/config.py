@@ -1,0 +1,226 @@
+"""Settings: one object, read once, injected everywhere.
+
+Nothing else in Tastemaker reads environment variables. Values come, highest priority first, from
+keyword arguments, ``TASTEMAKER_*`` environment variables, and a TOML file named by
+``TASTEMAKER_CONFIG`` (or passed as ``config_file``). Unknown keys are rejected.
+
+Example
+-------
+>>> s = Settings(database_url="sqlite:///:memory:", secret_keys=["x" * 32])
+>>> s.max_batch_events
+1000
+>>> s.feedback.classify("dwell", 45.0)
+('positive', 1.0)
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "TASTEMAKER_"
+
+
+class FeedbackClass(StrEnum):
+    """How an interaction counts for learning."""
+
+    POSITIVE = "positive"
+    SEEN = "seen"
+    NEGATIVE = "negative"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventTypeSpec(_Strict):
+    """What an event type requires.
+
+    ``value`` says whether the event carries a number (``required``, ``optional`` or
+    ``forbidden``); ``min_value``/``max_value`` bound it.
+    """
+
+    requires_item: bool = True
+    value: Literal["required", "optional", "forbidden"] = "forbidden"
+    min_value: float | None = None
+    max_value: float | None = None
+    description: str = ""
+
+
+class FeedbackRule(_Strict):
+    """One rule of the feedback policy: the first rule of a type whose bounds hold wins."""
+
+    type: str
+    feedback: FeedbackClass
+    weight: float = Field(default=1.0, ge=0.0)
+    min_value: float | None = None
+    max_value: float | None = None
+
+    def matches(self, value: float | None) -> bool:
+        if self.min_value is not None and (value is None or value < self.min_value):
+            return False
+        return not (self.max_value is not None and (value is None or value > self.max_value))
+
+
+def _default_event_types() -> dict[str, EventTypeSpec]:
+    return {
+        "impression": EventTypeSpec(description="the item was shown"),
+        "view": EventTypeSpec(description="the item's page was opened"),
+        "click": EventTypeSpec(description="a shown item was clicked"),
+        "dwell": EventTypeSpec(value="required", min_value=0, description="seconds on the item"),
+        "scroll": EventTypeSpec(
+            value="required", min_value=0, max_value=100, description="scroll depth in percent"
+        ),
+        "like": EventTypeSpec(description="thumbs up"),
+        "dislike": EventTypeSpec(description="thumbs down"),
+        "rating": EventTypeSpec(
+            value="required", min_value=0, max_value=5, description="explicit rating, 0 to 5"
+        ),
+        "share": EventTypeSpec(description="the item was shared"),
+        "add_to_cart": EventTypeSpec(value="optional", min_value=0, description="quantity"),
+        "purchase": EventTypeSpec(value="optional", min_value=0, description="amount paid"),
+    }
+
+
+def _default_feedback_rules() -> list[FeedbackRule]:
+    p, s, n = FeedbackClass.POSITIVE, FeedbackClass.SEEN, FeedbackClass.NEGATIVE
+    return [
+        FeedbackRule(type="impression", feedback=s, weight=0.0),
+        FeedbackRule(type="view", feedback=p, weight=1.0),
+        FeedbackRule(type="click", feedback=p, weight=1.0),
+        FeedbackRule(type="dwell", feedback=p, weight=1.0, min_value=30),
+        FeedbackRule(type="dwell", feedback=s, weight=0.0),
+        FeedbackRule(type="scroll", feedback=p, weight=0.5, min_value=75),
+        FeedbackRule(type="scroll", feedback=s, weight=0.0),
+        FeedbackRule(type="like", feedback=p, weight=2.0),
+        FeedbackRule(type="dislike", feedback=n, weight=2.0),
+        FeedbackRule(type="rating", feedback=p, weight=2.0, min_value=4),
+        FeedbackRule(type="rating", feedback=n, weight=1.0, max_value=2),
+        FeedbackRule(type="rating", feedback=s, weight=0.0),
+        FeedbackRule(type="share", feedback=p, weight=2.0),
+        FeedbackRule(type="add_to_cart", feedback=p, weight=2.0),
+        FeedbackRule(type="purchase", feedback=p, weight=4.0),
+    ]
+
+
+class FeedbackPolicy(_Strict):
+    """Maps an event (type, value) to a feedback class and a weight.
+
+    Rules are tried in order; the first rule of the event's type whose bounds hold decides. An
+    event type without a matching rule counts as ``seen`` with weight 0.
+    """
+
+    rules: list[FeedbackRule] = Field(default_factory=_default_feedback_rules)
+
+    def classify(self, event_type: str, value: float | None) -> tuple[str, float]:
+        for rule in self.rules:
+            if rule.type == event_type and rule.matches(value):
+                return rule.feedback.value, rule.weight
+        return FeedbackClass.SEEN.value, 0.0
+
+
+class Settings(BaseSettings):
+    """Every setting of a Tastemaker deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_nested_delimiter="__"
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./tastemaker.db",
+        description="Durable store: sqlite:///path.db or postgresql://user@host/db",
+    )
+    redis_url: str | None = Field(default=None, description="redis://host:port/db when scaled out")
+    secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description=(
+            "Keys (≥ 32 characters) for encryption at rest and pseudonymization. The first "
+            "encrypts; all decrypt, so a key can be rotated. Never stored in the database."
+        ),
+    )
+    insecure_dev: bool = Field(
+        default=False,
+        description="Serve without API keys and with a built-in secret. Development only.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+    max_batch_items: int = Field(default=1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_clock_skew_seconds: float = Field(
+        default=86_400.0, ge=0, description="How far in the future an event timestamp may lie"
+    )
+    event_types: dict[str, EventTypeSpec] = Field(default_factory=_default_event_types)
+    channels: list[str] = Field(default_factory=lambda: ["web", "app", "email", "social"])
+    feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
+    plain_traits: list[str] = Field(
+        default_factory=lambda: ["device"],
+        description="User traits stored in clear text; every other trait is encrypted at rest.",
+    )
+    config_file: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _keys_long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for k in keys:
+            if len(k.get_secret_value()) < 32:
+                raise ValueError("each secret key needs at least 32 characters")
+        return keys
+
+    @model_validator(mode="after")
+    def _feedback_types_known(self) -> Settings:
+        unknown = sorted({r.type for r in self.feedback.rules} - set(self.event_types))
+        if unknown:
+            raise ValueError(f"feedback rules name unknown event types: {', '.join(unknown)}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_path = os.environ.get(ENV_PREFIX + "CONFIG")
+        if config_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_path)))
+        return tuple(sources)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; raise :class:`ConfigurationError` with every problem listed."""
+    from pydantic import ValidationError
+
+    from tastemaker.errors import ConfigurationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+
+
+def backends_for_tests() -> dict[str, str | None]:
+    """Backends the test suite may use (read here because only this module reads the env)."""
+    return {
+        "postgres": os.environ.get("TASTEMAKER_TEST_POSTGRES_URL"),
+        "redis": os.environ.get("TASTEMAKER_TEST_REDIS_URL"),
+        "ci": os.environ.get("CI"),
+    }

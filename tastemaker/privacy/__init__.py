@@ -1,0 +1,1 @@
+"""Privacy: encryption at rest, pseudonymization, consent, erasure."""

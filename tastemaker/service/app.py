@@ -1,0 +1,70 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tastemaker import __version__
+from tastemaker.config import Settings
+from tastemaker.errors import ConfigurationError
+from tastemaker.service import errors, openapi
+from tastemaker.service.deps import KeyCache
+from tastemaker.service.limits import BodyLimit
+from tastemaker.service.routes import events, health, items, users
+from tastemaker.storage import DataStore, open_store
+
+log = logging.getLogger(__name__)
+
+INSECURE_BANNER = (
+    "\n" + "!" * 78 + "\n"
+    "!!  INSECURE DEVELOPMENT MODE: no API keys are checked and a built-in secret\n"
+    "!!  encrypts personal data. Never expose this server or keep real data in it.\n" + "!" * 78
+)
+
+
+def check_startup(settings: Settings, store: DataStore) -> None:
+    """Refuse to serve without API keys unless in insecure development mode."""
+    if settings.insecure_dev:
+        log.warning(INSECURE_BANNER)
+        return
+    if not store.keys.any_active():
+        raise ConfigurationError(
+            "no API key is configured: create one with `tastemaker keys create --scope write` "
+            "(and `--scope read`), or start with --insecure-dev for local development"
+        )
+
+
+def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
+    """A Tastemaker API. Without ``store`` the lifespan opens (and migrates) the configured one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = store is None
+        app.state.store = open_store(settings) if store is None else store
+        try:
+            check_startup(settings, app.state.store)
+            yield
+        finally:
+            if own:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="Tastemaker",
+        version=__version__,
+        summary="Personalized recommendations: ingest a catalog and events, get ranked lists",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.key_cache = KeyCache()
+    if store is not None:
+        app.state.store = store
+    errors.install(app)
+    openapi.install(app)
+    for module in (health, items, users, events):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

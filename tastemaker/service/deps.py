@@ -1,0 +1,98 @@
+"""Dependencies of the routes, as ``Annotated`` aliases; tests override them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from tastemaker.config import Settings
+from tastemaker.errors import Forbidden, Unauthorized
+from tastemaker.storage.base import ApiKey, DataStore
+
+SCOPES = ("read", "write", "admin")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> DataStore:
+    store: DataStore = request.app.state.store
+    return store
+
+
+def get_now() -> datetime:
+    return datetime.now(UTC)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[DataStore, Depends(get_store)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer tm_…`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+class KeyCache:
+    """Verified keys for a few seconds, so single-event requests skip a database read.
+
+    A revoked key stops working within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, secret: str) -> ApiKey | None:
+        hit = self._entries.get(secret)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, secret: str, key: ApiKey) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[secret] = (time.monotonic() + self.ttl, key)
+
+
+def require(scope: str) -> Callable[..., ApiKey | None]:
+    """A dependency that admits a request whose key has ``scope`` (``admin`` has every scope)."""
+
+    def check(
+        request: Request,
+        settings: SettingsDep,
+        store: StoreDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header: Annotated[str | None, Depends(_header)],
+    ) -> ApiKey | None:
+        if settings.insecure_dev:
+            return None
+        secret = bearer.credentials if bearer else header
+        if not secret:
+            raise Unauthorized(
+                "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`; "
+                "create one with `tastemaker keys create`"
+            )
+        cache: KeyCache = request.app.state.key_cache
+        key = cache.get(secret)
+        if key is None:
+            key = store.keys.verify(secret)
+            if key is None:
+                raise Unauthorized("the API key is unknown or revoked")
+            cache.put(secret, key)
+        if scope not in key.scopes and "admin" not in key.scopes:
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        return key
+
+    return check
+
+
+ReadKey = Annotated[ApiKey | None, Depends(require("read"))]
+WriteKey = Annotated[ApiKey | None, Depends(require("write"))]
+AdminKey = Annotated[ApiKey | None, Depends(require("admin"))]

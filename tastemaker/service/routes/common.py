@@ -1,0 +1,20 @@
+"""Helpers shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+
+from tastemaker.catalog.common import ID_PATTERN
+from tastemaker.errors import FieldProblem, InvalidInput
+
+IdPath = Annotated[str, Path(min_length=1, max_length=256, pattern=ID_PATTERN)]
+
+
+def same_id(path_id: str, body_id: str) -> None:
+    if path_id != body_id:
+        raise InvalidInput(
+            "the id in the body differs from the id in the path",
+            [FieldProblem(field="id", reason=f"must equal the path id {path_id!r}")],
+        )

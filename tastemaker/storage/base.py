@@ -1,0 +1,141 @@
+"""The storage roles. Each backend implements these; one contract suite tests them all."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tastemaker.catalog.events import Event
+from tastemaker.catalog.items import Item
+from tastemaker.catalog.records import (
+    AppendResult,
+    EventRecord,
+    ItemRecord,
+    UpsertResult,
+    UserRecord,
+)
+from tastemaker.catalog.users import User
+
+
+class ItemRepository(ABC):
+    """The catalog."""
+
+    @abstractmethod
+    def upsert(self, items: Sequence[Item], now: datetime) -> UpsertResult:
+        """Create or replace items, all or nothing."""
+
+    @abstractmethod
+    def get(self, item_id: str) -> ItemRecord | None: ...
+
+    @abstractmethod
+    def delete(self, item_id: str) -> bool:
+        """Remove an item; ``False`` if there was none."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def iterate(self, batch_size: int = 1000) -> Iterator[ItemRecord]:
+        """Every item, in insertion order."""
+
+
+class UserRepository(ABC):
+    """Users: pseudonymized ids, encrypted personal traits, consent."""
+
+    @abstractmethod
+    def upsert(self, users: Sequence[User], now: datetime) -> UpsertResult:
+        """Create or replace users (consent merges per purpose), all or nothing."""
+
+    @abstractmethod
+    def get(self, user_id: str) -> UserRecord | None: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def iterate(self, batch_size: int = 1000) -> Iterator[UserRecord]: ...
+
+    @abstractmethod
+    def erase(self, user_id: str) -> dict[str, int] | None:
+        """Delete the user from every table; rows removed per table, or ``None`` if unknown."""
+
+
+class EventLog(ABC):
+    """The append-only, idempotent event log."""
+
+    @abstractmethod
+    def append(self, events: Sequence[Event], now: datetime) -> AppendResult:
+        """Store a batch durably, all or nothing.
+
+        An event whose ``event_id`` is stored with the same payload is a duplicate and is
+        skipped; with a different payload the whole batch fails with ``EventConflict``.
+        """
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def for_user(self, user_id: str, limit: int = 1000) -> list[EventRecord]:
+        """A user's events, newest first."""
+
+    @abstractmethod
+    def iterate(self, after_seq: int = 0, batch_size: int = 5000) -> Iterator[EventRecord]:
+        """Every event with ``seq > after_seq`` in arrival order."""
+
+    @abstractmethod
+    def ids(self) -> set[str]:
+        """Every stored event id (for audits and tests; loads them all)."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key (never its secret)."""
+
+    prefix: str
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyRepository(ABC):
+    """API keys, stored as SHA-256 hashes."""
+
+    @abstractmethod
+    def create(self, name: str, scopes: Sequence[str], now: datetime) -> tuple[str, ApiKey]:
+        """A new key: the secret (shown once) and its record."""
+
+    @abstractmethod
+    def verify(self, secret: str) -> ApiKey | None:
+        """The active key for a presented secret, or ``None``."""
+
+    @abstractmethod
+    def list(self) -> list[ApiKey]: ...
+
+    @abstractmethod
+    def revoke(self, prefix: str, now: datetime) -> bool: ...
+
+    @abstractmethod
+    def any_active(self) -> bool: ...
+
+
+class DataStore(ABC):
+    """The durable store: one object per process, shared by every request."""
+
+    items: ItemRepository
+    users: UserRepository
+    events: EventLog
+    keys: KeyRepository
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Bring the schema to the newest version."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise ``StorageError`` if the store cannot be reached."""
+
+    @abstractmethod
+    def close(self) -> None: ...

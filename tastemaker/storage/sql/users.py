@@ -1,0 +1,195 @@
+"""Users in SQL: pseudonymized ids, encrypted personal traits, consent per purpose."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tastemaker.catalog.records import ConsentRecord, UpsertResult, UserRecord
+from tastemaker.catalog.users import Preferences, Purpose, User, UserTraits
+from tastemaker.privacy.crypto import SecretBox
+from tastemaker.storage.base import UserRepository
+from tastemaker.storage.sql.dialect import chunks, insert_ignore, upsert
+from tastemaker.storage.sql.engine import read, write
+from tastemaker.storage.tables import consents, metadata
+from tastemaker.storage.tables import users as t
+
+_ID_AAD = b"tastemaker/user-id"
+_TRAITS_AAD = b"tastemaker/user-traits"
+
+
+class UserCodec:
+    """Turns users into rows and back, encrypting what is personal."""
+
+    def __init__(self, box: SecretBox, plain_traits: Iterable[str]) -> None:
+        self.box = box
+        self.plain = frozenset(plain_traits)
+
+    def key(self, external_id: str) -> bytes:
+        return self.box.pseudonym(external_id)
+
+    def stub(self, external_id: str, id_hash: bytes, now: datetime) -> dict[str, Any]:
+        return {
+            "id_hash": id_hash,
+            "external_id_enc": self.box.encrypt(external_id.encode(), _ID_AAD + id_hash),
+            "traits_plain": {},
+            "traits_enc": None,
+            "preferences": Preferences().model_dump(),
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def traits_columns(self, traits: UserTraits, id_hash: bytes) -> dict[str, Any]:
+        data = traits.model_dump(exclude_none=True, exclude_defaults=True)
+        plain = {k: v for k, v in data.items() if k in self.plain}
+        secret = {k: v for k, v in data.items() if k not in self.plain}
+        enc = (
+            self.box.encrypt(json.dumps(secret).encode(), _TRAITS_AAD + id_hash) if secret else None
+        )
+        return {"traits_plain": plain, "traits_enc": enc}
+
+    def external_id(self, id_hash: bytes, external_id_enc: bytes) -> str:
+        return self.box.decrypt(external_id_enc, _ID_AAD + id_hash).decode()
+
+    def decode(self, m: Any, consent: dict[Purpose, ConsentRecord]) -> UserRecord:
+        id_hash: bytes = m["id_hash"]
+        external = self.external_id(id_hash, m["external_id_enc"])
+        traits = dict(m["traits_plain"])
+        if m["traits_enc"] is not None:
+            traits.update(json.loads(self.box.decrypt(m["traits_enc"], _TRAITS_AAD + id_hash)))
+        return UserRecord(
+            id=external,
+            traits=UserTraits.model_validate(traits),
+            preferences=Preferences.model_validate(m["preferences"]),
+            consent=consent,
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+
+def ensure_users(
+    conn: Connection, codec: UserCodec, external_ids: Iterable[str], now: datetime
+) -> dict[str, int]:
+    """The key of every named user, creating a bare record for each one not yet known."""
+    hashes = {ext: codec.key(ext) for ext in dict.fromkeys(external_ids)}
+    found = _keys_by_hash(conn, list(hashes.values()))
+    missing = [codec.stub(ext, h, now) for ext, h in hashes.items() if h not in found]
+    if missing:
+        conn.execute(insert_ignore(conn, t, ["id_hash"]), missing)
+        found.update(_keys_by_hash(conn, [m["id_hash"] for m in missing]))
+    return {ext: found[h] for ext, h in hashes.items()}
+
+
+def _keys_by_hash(conn: Connection, hashes: list[bytes]) -> dict[bytes, int]:
+    out: dict[bytes, int] = {}
+    for part in chunks(hashes):
+        for h, pk in conn.execute(sa.select(t.c.id_hash, t.c.pk).where(t.c.id_hash.in_(part))):
+            out[bytes(h)] = int(pk)
+    return out
+
+
+class SqlUsers(UserRepository):
+    def __init__(self, engine: Engine, codec: UserCodec) -> None:
+        self._engine = engine
+        self._codec = codec
+
+    def upsert(self, users: Sequence[User], now: datetime) -> UpsertResult:
+        latest = {u.id: u for u in users}
+        codec = self._codec
+        with write(self._engine) as conn:
+            before = _keys_by_hash(conn, [codec.key(u) for u in latest])
+            keys = ensure_users(conn, codec, latest, now)
+            rows: list[dict[str, Any]] = []
+            decisions: list[dict[str, Any]] = []
+            for ext, user in latest.items():
+                id_hash = codec.key(ext)
+                rows.append(
+                    {
+                        "b_pk": keys[ext],
+                        **codec.traits_columns(user.traits, id_hash),
+                        "preferences": user.preferences.model_dump(),
+                        "updated_at": now,
+                    }
+                )
+                decisions.extend(
+                    {
+                        "user_pk": keys[ext],
+                        "purpose": purpose.value,
+                        "granted": c.granted,
+                        "decided_at": c.at or now,
+                        "recorded_at": now,
+                    }
+                    for purpose, c in user.consent.items()
+                )
+            conn.execute(t.update().where(t.c.pk == sa.bindparam("b_pk")), rows)
+            if decisions:
+                stmt = upsert(
+                    conn,
+                    consents,
+                    ["user_pk", "purpose"],
+                    ["granted", "decided_at", "recorded_at"],
+                )
+                conn.execute(stmt, decisions)
+        created = len(latest) - len(before)
+        return UpsertResult(created=created, updated=len(latest) - created)
+
+    def get(self, user_id: str) -> UserRecord | None:
+        with read(self._engine) as conn:
+            row = conn.execute(sa.select(t).where(t.c.id_hash == self._codec.key(user_id))).first()
+            if row is None:
+                return None
+            consent = self._consents(conn, [row._mapping["pk"]])
+        return self._codec.decode(row._mapping, consent.get(row._mapping["pk"], {}))
+
+    def _consents(
+        self, conn: Connection, pks: list[int]
+    ) -> dict[int, dict[Purpose, ConsentRecord]]:
+        out: dict[int, dict[Purpose, ConsentRecord]] = {}
+        for part in chunks(pks):
+            for r in conn.execute(sa.select(consents).where(consents.c.user_pk.in_(part))):
+                m = r._mapping
+                out.setdefault(m["user_pk"], {})[Purpose(m["purpose"])] = ConsentRecord(
+                    granted=m["granted"], at=m["decided_at"]
+                )
+        return out
+
+    def count(self) -> int:
+        with read(self._engine) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+
+    def iterate(self, batch_size: int = 1000) -> Iterator[UserRecord]:
+        last = 0
+        while True:
+            with read(self._engine) as conn:
+                rows = conn.execute(
+                    sa.select(t).where(t.c.pk > last).order_by(t.c.pk).limit(batch_size)
+                ).all()
+                if not rows:
+                    return
+                consent = self._consents(conn, [r._mapping["pk"] for r in rows])
+            last = rows[-1]._mapping["pk"]
+            yield from (
+                self._codec.decode(r._mapping, consent.get(r._mapping["pk"], {})) for r in rows
+            )
+
+    def erase(self, user_id: str) -> dict[str, int] | None:
+        with write(self._engine) as conn:
+            pk = conn.execute(
+                sa.select(t.c.pk).where(t.c.id_hash == self._codec.key(user_id))
+            ).scalar()
+            if pk is None:
+                return None
+            removed: dict[str, int] = {}
+            # Children before parents, so the erasure does not rely on ON DELETE CASCADE.
+            for table in reversed(metadata.sorted_tables):
+                column = table.info.get("user_column")
+                if column is not None:
+                    removed[table.name] = conn.execute(
+                        table.delete().where(table.c[column] == pk)
+                    ).rowcount
+        return removed

@@ -1,0 +1,106 @@
+"""The relational schema, shared by SQLite and PostgreSQL.
+
+Every table declares in ``info`` how it relates to a user: ``user_column`` names the column that
+holds a user's key (``erase_user`` deletes those rows), or ``no_user_data`` says why it holds none.
+A test checks every table in a migrated database has one of the two, so a new table cannot be
+forgotten by erasure.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tastemaker.storage.types import EpochMicros, Json, PrimaryKey
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("external_id", sa.String(256), nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("author", sa.String(256)),
+    sa.Column("source", sa.String(256)),
+    sa.Column("published_at", EpochMicros),
+    sa.Column("expires_at", EpochMicros),
+    sa.Column("properties", Json, nullable=False),
+    sa.Column("recommendable", sa.Boolean, nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.Column("updated_at", EpochMicros, nullable=False),
+    info={"no_user_data": "the catalog describes content, not people"},
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("id_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("external_id_enc", sa.LargeBinary, nullable=False),
+    sa.Column("traits_plain", Json, nullable=False),
+    sa.Column("traits_enc", sa.LargeBinary),
+    sa.Column("preferences", Json, nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.Column("updated_at", EpochMicros, nullable=False),
+    info={"user_column": "pk"},
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column(
+        "user_pk",
+        PrimaryKey,
+        sa.ForeignKey("users.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("purpose", sa.String(32), primary_key=True),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("decided_at", EpochMicros, nullable=False),
+    sa.Column("recorded_at", EpochMicros, nullable=False),
+    info={"user_column": "user_pk"},
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("user_pk", PrimaryKey, sa.ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", sa.String(256)),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("ts", EpochMicros, nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("context", Json, nullable=False),
+    sa.Column("properties", Json, nullable=False),
+    sa.Column("payload_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("received_at", EpochMicros, nullable=False),
+    sa.Index("ix_events_user_pk_ts", "user_pk", "ts"),
+    sa.Index("ix_events_item_id", "item_id"),
+    sa.Index("ix_events_ts", "ts"),
+    info={"user_column": "user_pk"},
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("key_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("scopes", Json, nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.Column("revoked_at", EpochMicros),
+    info={"no_user_data": "API keys belong to operators and integrations, not end users"},
+)
