@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from tastemaker.catalog.tags import normalize_tag
 
@@ -35,13 +35,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+def _iso_only(value: Any) -> Any:
+    # pydantic would read a number as Unix time; the API documents ISO 8601 strings only.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 date-time string such as 2026-01-31T12:00:00Z")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(to_utc)]
+"""A date-time given as ISO 8601; naive values are taken as UTC; stored in UTC."""
+
+Int = Annotated[int, Strict()]
+"""An integer that must be sent as a JSON integer, not as a string."""
+Float = Annotated[float, Strict()]
+"""A number that must be sent as a JSON number, not as a string."""
+Bool = Annotated[bool, Strict()]
+"""A boolean that must be sent as true or false, not as a string or number."""
 
 
 def _tag_input(value: Any) -> Any:
-    if isinstance(value, str | list):
-        return normalize_tag(value)
-    return value
+    # Anything but a string is left for the str validation to reject with a clear message.
+    return normalize_tag(value) if isinstance(value, str) else value
 
 
 TagPath = Annotated[

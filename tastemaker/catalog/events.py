@@ -7,7 +7,7 @@ import json
 
 from pydantic import Field
 
-from tastemaker.catalog.common import ExternalId, JsonObject, Schema, UtcDatetime
+from tastemaker.catalog.common import ExternalId, Float, Int, JsonObject, Schema, UtcDatetime
 
 
 class EventContext(Schema):
@@ -19,7 +19,7 @@ class EventContext(Schema):
     recommendation_id: str | None = Field(
         default=None, max_length=128, description="Echo of the recommendation id that showed it"
     )
-    position: int | None = Field(default=None, ge=0, le=100_000)
+    position: Int | None = Field(default=None, ge=0, le=100_000)
     session_id: str | None = Field(default=None, max_length=128)
 
 
@@ -46,7 +46,7 @@ class Event(Schema):
             "scroll, like, dislike, rating, share, add_to_cart, purchase"
         ),
     )
-    value: float | None = Field(
+    value: Float | None = Field(
         default=None, description="Dwell seconds, scroll depth in percent, rating, amount …"
     )
     timestamp: UtcDatetime | None = None

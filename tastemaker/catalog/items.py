@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from tastemaker.catalog.common import ExternalId, JsonObject, Schema, TagPath, UtcDatetime
+from tastemaker.catalog.common import Bool, ExternalId, JsonObject, Schema, TagPath, UtcDatetime
 
 
 class Item(Schema):
@@ -24,7 +24,7 @@ class Item(Schema):
     published_at: UtcDatetime | None = None
     expires_at: UtcDatetime | None = None
     properties: JsonObject = Field(default_factory=dict)
-    recommendable: bool = True
+    recommendable: Bool = True
 
     @model_validator(mode="after")
     def _expires_after_published(self) -> Item:

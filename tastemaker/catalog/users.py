@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tastemaker.catalog.common import ExternalId, Schema, TagPath, UtcDatetime
+from tastemaker.catalog.common import Bool, ExternalId, Schema, TagPath, UtcDatetime
 
 Scalar = str | int | float | bool
 
@@ -46,7 +46,7 @@ class Preferences(Schema):
 class Consent(Schema):
     """One purpose's consent decision and when it was given or withdrawn."""
 
-    granted: bool
+    granted: Bool
     at: UtcDatetime | None = Field(
         default=None, description="When the user decided; the time of the request if omitted"
     )

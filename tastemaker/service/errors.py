@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tastemaker.errors import FieldProblem, TastemakerError
 
@@ -17,10 +18,16 @@ log = logging.getLogger(__name__)
 _BATCH_KEYS = ("events", "items", "users")
 
 
-def error_json(status: int, code: str, message: str, **details: Any) -> JSONResponse:
+def error_json(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **details: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     body.update({k: v for k, v in details.items() if v is not None})
-    return JSONResponse(status_code=status, content={"error": body})
+    return JSONResponse(status_code=status, content={"error": body}, headers=headers)
 
 
 def problems_from_validation(errors: Any) -> list[FieldProblem]:
@@ -49,6 +56,17 @@ def problems_from_validation(errors: Any) -> list[FieldProblem]:
     return out
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(TastemakerError)
     async def _tastemaker(_: Request, exc: TastemakerError) -> JSONResponse:
@@ -68,10 +86,22 @@ def install(app: FastAPI) -> None:
         return error_json(422, "validation_error", message, errors=[p.as_dict() for p in problems])
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; list every route's.
+            allowed = _allowed_methods(request)
+            return error_json(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         return error_json(
-            exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
         )
 
     @app.exception_handler(OperationalError)

@@ -18,7 +18,7 @@ _AUTH = (401, 403, 503)
 @router.put(
     "/{item_id}",
     response_model=ItemRecord,
-    responses={**error_responses(*_AUTH, 413, 422), 201: {"model": ItemRecord}},
+    responses={**error_responses(*_AUTH, 400, 413, 422), 201: {"model": ItemRecord}},
     summary="Create or replace one item",
 )
 def put_item(
@@ -36,7 +36,7 @@ def put_item(
 @router.post(
     "",
     response_model=UpsertResult,
-    responses=error_responses(*_AUTH, 413, 422),
+    responses=error_responses(*_AUTH, 400, 413, 422),
     summary="Create or replace a batch of items, all or nothing",
 )
 def post_items(

@@ -20,7 +20,7 @@ _AUTH = (401, 403, 503)
 @router.put(
     "/{user_id}",
     response_model=UserRecord,
-    responses={**error_responses(*_AUTH, 413, 422), 201: {"model": UserRecord}},
+    responses={**error_responses(*_AUTH, 400, 413, 422), 201: {"model": UserRecord}},
     summary="Create or replace one user (consent merges per purpose)",
 )
 def put_user(
@@ -37,7 +37,7 @@ def put_user(
 @router.post(
     "",
     response_model=UpsertResult,
-    responses=error_responses(*_AUTH, 413, 422),
+    responses=error_responses(*_AUTH, 400, 413, 422),
     summary="Create or replace a batch of users, all or nothing",
 )
 def post_users(

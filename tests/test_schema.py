@@ -1,0 +1,47 @@
+"""The schema: migrations match the tables, and erasure cannot forget a table."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from tastemaker.storage import DataStore
+from tastemaker.storage.sql import SqlStore
+from tastemaker.storage.tables import metadata
+
+
+def test_migrations_produce_the_declared_schema(store: DataStore) -> None:
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == [], f"migrations and tables.py disagree; add a migration: {diff}"
+
+
+def test_migrate_twice_is_harmless(store: DataStore) -> None:
+    store.migrate()
+    store.migrate()
+
+
+def test_every_table_declares_its_relation_to_users(store: DataStore) -> None:
+    """A table that can hold user data must be erasable; a new one must say which it is."""
+    assert isinstance(store, SqlStore)
+    inspector = sa.inspect(store.engine)
+    live = set(inspector.get_table_names()) - {"alembic_version"}
+    assert live == set(metadata.tables), "a table exists in the database but not in tables.py"
+    for name in live:
+        info = metadata.tables[name].info
+        assert ("user_column" in info) != ("no_user_data" in info), (
+            f"table {name!r} must declare exactly one of info['user_column'] "
+            "(erase_user deletes by it) or info['no_user_data'] (why it holds none)"
+        )
+        columns = {c["name"] for c in inspector.get_columns(name)}
+        if "user_column" in info:
+            assert info["user_column"] in columns
+        # Any column pointing at users must be the declared user column.
+        for fk in inspector.get_foreign_keys(name):
+            if fk["referred_table"] == "users":
+                assert fk["constrained_columns"] == [info.get("user_column")], (
+                    f"{name}.{fk['constrained_columns']} refers to users but is not erased by"
+                )
+        assert not ({"user_id", "user_pk", "external_user_id"} & columns) or "user_column" in info
