@@ -125,3 +125,10 @@ class DecryptionError(TastemakerError):
     """Encrypted data cannot be read with any configured key."""
 
     code = "decryption_failed"
+
+
+class NotFittedError(TastemakerError):
+    """A model was used before it was fitted or loaded."""
+
+    status_code = 503
+    code = "model_unavailable"

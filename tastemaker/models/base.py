@@ -1,0 +1,444 @@
+"""The one base class of every recommender (template method).
+
+The public methods map ids, restrict candidates, filter seen and negative items, fall back for
+cold users and shape results — once, here. A model writes only ``_fit`` and its scoring on
+internal integer indices.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict
+
+from tastemaker.catalog.columns import Columns
+from tastemaker.errors import FieldProblem, InvalidInput, NotFittedError
+from tastemaker.models.data import Dataset
+
+FORMAT_VERSION = 1
+
+
+class ModelConfig(BaseModel):
+    """Hyper-parameters of a model: typed, frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which items may be recommended besides the model's own judgement.
+
+    ``include_tags``/``exclude_tags`` are tag paths; a subtree matches (``Tech`` matches
+    ``Tech > Phones``). ``exclude_items`` lists item ids. Items flagged not recommendable are
+    always excluded unless ``only_recommendable`` is false.
+    """
+
+    include_tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    exclude_items: tuple[str, ...] = ()
+    only_recommendable: bool = True
+
+
+class Recommender(ABC):
+    """Base of every recommender.
+
+    Subclasses set ``name`` and ``Config`` and implement :meth:`_fit`, :meth:`_score` and
+    :meth:`_state`/:meth:`_load_state`; :meth:`_similar` when they can compare items.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[ModelConfig]]
+    folds_in: ClassVar[bool] = True
+    """Whether new events change a user's scores without retraining."""
+    personalized: ClassVar[bool] = True
+    """Whether users get lists of their own (popularity: no)."""
+
+    @classmethod
+    def compares_items(cls) -> bool:
+        """Whether :meth:`similar_items` is supported."""
+        return cls._similar is not Recommender._similar
+
+    def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
+        if config is not None and params:
+            raise TypeError("pass either a config or keyword parameters, not both")
+        self.config = config if config is not None else self.Config(**params)
+        self.data_: Dataset | None = None
+        self._extra: dict[str, dict[int, float]] = {}
+        self._extra_neg: dict[str, dict[int, float]] = {}
+
+    # --- configuration ---------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.name, "params": self.config.model_dump(mode="json")}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        if config.get("model") != cls.name:
+            raise ValueError(f"config is for {config.get('model')!r}, not {cls.name!r}")
+        return cls(cls.Config.model_validate(config.get("params", {})))
+
+    # --- fitting ---------------------------------------------------------------------------
+
+    def fit(self, data: Dataset) -> Self:
+        """Learn from ``data`` from scratch; returns ``self``."""
+        self.data_ = data
+        self._extra = {}
+        self._extra_neg = {}
+        pop = np.asarray(data.positives.getnnz(axis=0), dtype=np.float32)
+        self.popularity_ = pop
+        self._fit(data)
+        return self
+
+    @abstractmethod
+    def _fit(self, data: Dataset) -> None: ...
+
+    @property
+    def data(self) -> Dataset:
+        if self.data_ is None:
+            raise NotFittedError(f"{self.name} is not fitted: call fit() first or load a version")
+        return self.data_
+
+    # --- fold-in ---------------------------------------------------------------------------
+
+    def fold_in(self, user_id: str, item_ids: Sequence[str], weights: Sequence[float]) -> None:
+        """Add a user's new interactions (negative weight = explicit negative).
+
+        Items unknown to the model are ignored. The next :meth:`recommend` reflects them.
+        """
+        data = self.data
+        idx = data.item_index(item_ids)
+        pos = self._extra.setdefault(user_id, {})
+        neg = self._extra_neg.setdefault(user_id, {})
+        for i, w in zip(idx.tolist(), weights, strict=True):
+            if i < 0 or w == 0:
+                continue
+            target = pos if w > 0 else neg
+            target[i] = target.get(i, 0.0) + abs(float(w))
+
+    def _rows(
+        self, user_ids: Sequence[str], uidx: np.ndarray
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        data = self.data
+        n = len(user_ids)
+        known = uidx >= 0
+        sel = np.where(known, uidx, 0)
+        pos = data.positives[sel]
+        neg = data.negatives[sel]
+        mask = sp.diags(known.astype(np.float32))
+        pos = (mask @ pos).tocsr()
+        neg = (mask @ neg).tocsr()
+        if self._extra or self._extra_neg:
+            add_p = self._extra_matrix(user_ids, self._extra, n)
+            add_n = self._extra_matrix(user_ids, self._extra_neg, n)
+            pos = (pos + add_p).tocsr()
+            neg = (neg + add_n).tocsr()
+        return pos, neg
+
+    def _extra_matrix(
+        self, user_ids: Sequence[str], extra: dict[str, dict[int, float]], n: int
+    ) -> sp.csr_matrix:
+        rows, cols, vals = [], [], []
+        for r, u in enumerate(user_ids):
+            for i, w in extra.get(u, {}).items():
+                rows.append(r)
+                cols.append(i)
+                vals.append(w)
+        return sp.csr_matrix(
+            (np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(n, self.data.n_items)
+        )
+
+    # --- recommending ----------------------------------------------------------------------
+
+    @abstractmethod
+    def _score(
+        self,
+        users: np.ndarray,
+        positives: sp.csr_matrix,
+        negatives: sp.csr_matrix,
+        folded: np.ndarray,
+    ) -> np.ndarray:
+        """Scores ``(len(users), n_items)``, higher is better.
+
+        ``users`` are internal indices (``-1`` for users not seen in training), ``positives`` and
+        ``negatives`` their current interaction rows including folded-in events, ``folded`` marks
+        users whose rows changed since training. Rows of users without any interaction are
+        never asked for.
+        """
+
+    def recommend(
+        self,
+        user_ids: Sequence[str],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        items: Sequence[str] | None = None,
+        filters: ItemFilter | None = None,
+    ) -> pd.DataFrame:
+        """Top-``k`` items for each user: columns ``USER, ITEM, SCORE, RANK``.
+
+        Users without history get the most popular allowed items. Explicit negatives are never
+        recommended; with ``exclude_seen`` neither is anything the user interacted with.
+        ``items`` restricts the candidates.
+        """
+        if k < 1:
+            raise InvalidInput("k must be at least 1", [FieldProblem(field="k", reason="≥ 1")])
+        data = self.data
+        users = [str(u) for u in user_ids]
+        uidx = data.user_index(users)
+        allowed = self._allowed(items, filters)
+        out: list[pd.DataFrame] = []
+        for start in range(0, len(users), 1024):
+            batch = users[start : start + 1024]
+            out.append(
+                self._recommend_batch(batch, uidx[start : start + 1024], k, exclude_seen, allowed)
+            )
+        if not out:
+            return _frame([], [], [], [])
+        return pd.concat(out, ignore_index=True)
+
+    def _recommend_batch(
+        self, users: list[str], uidx: np.ndarray, k: int, exclude_seen: bool, allowed: np.ndarray
+    ) -> pd.DataFrame:
+        data = self.data
+        pos, neg = self._rows(users, uidx)
+        has_history = np.asarray((pos.getnnz(axis=1) + neg.getnnz(axis=1)) > 0)
+        folded = np.fromiter(
+            (u in self._extra or u in self._extra_neg for u in users), dtype=bool, count=len(users)
+        )
+        scores = np.empty((len(users), data.n_items), dtype=np.float32)
+        warm = np.flatnonzero(has_history & (pos.getnnz(axis=1) > 0))
+        cold = np.setdiff1d(np.arange(len(users)), warm)
+        if len(warm):
+            scores[warm] = self._score(uidx[warm], pos[warm], neg[warm], folded[warm])
+        if len(cold):
+            scores[cold] = self.popularity_
+        scores[:, ~allowed] = -np.inf
+        # Negatives are never recommended back, whatever exclude_seen says.
+        _mask(scores, neg)
+        if exclude_seen:
+            _mask(scores, pos)
+        return _top_k(scores, users, data.item_ids, k)
+
+    def _allowed(self, items: Sequence[str] | None, filters: ItemFilter | None) -> np.ndarray:
+        data = self.data
+        allowed = np.ones(data.n_items, dtype=bool)
+        if items is not None:
+            allowed[:] = False
+            idx = data.item_index(list(items))
+            allowed[idx[idx >= 0]] = True
+        f = filters or ItemFilter()
+        feats = data.items
+        if feats is not None:
+            if f.only_recommendable:
+                allowed &= feats.recommendable
+            if f.include_tags or f.exclude_tags:
+                names = feats.tag_names
+
+                def hits(prefixes: tuple[str, ...]) -> np.ndarray:
+                    cols = [
+                        j
+                        for j, n in enumerate(names)
+                        if any(n == p or n.startswith(p + " > ") for p in prefixes)
+                    ]
+                    if not cols:
+                        return np.zeros(data.n_items, dtype=bool)
+                    return np.asarray(feats.tags[:, cols].getnnz(axis=1) > 0)
+
+                if f.include_tags:
+                    allowed &= hits(f.include_tags)
+                if f.exclude_tags:
+                    allowed &= ~hits(f.exclude_tags)
+        if f.exclude_items:
+            idx = data.item_index(list(f.exclude_items))
+            allowed[idx[idx >= 0]] = False
+        return allowed
+
+    # --- similar items ---------------------------------------------------------------------
+
+    def _similar(self, items: np.ndarray) -> np.ndarray:
+        """Scores ``(len(items), n_items)`` of every item's similarity to each given item."""
+        raise NotImplementedError(f"{self.name} cannot compare items")
+
+    def similar_items(
+        self, item_ids: Sequence[str], k: int, *, filters: ItemFilter | None = None
+    ) -> pd.DataFrame:
+        """The ``k`` items most similar to each given item (never the item itself).
+
+        Columns ``ITEM`` (the query), ``"similar_item_id"``, ``SCORE``, ``RANK``. Unknown items
+        get no rows.
+        """
+        data = self.data
+        idx = data.item_index([str(i) for i in item_ids])
+        known = idx >= 0
+        query = idx[known]
+        allowed = self._allowed(None, filters)
+        if not len(query):
+            return _frame([], [], [], []).rename(
+                columns={Columns.USER: Columns.ITEM, Columns.ITEM: SIMILAR}
+            )
+        scores = np.asarray(self._similar(query), dtype=np.float32).copy()
+        scores[:, ~allowed] = -np.inf
+        scores[np.arange(len(query)), query] = -np.inf
+        names = [str(i) for i, ok in zip(item_ids, known, strict=True) if ok]
+        frame = _top_k(scores, names, data.item_ids, k)
+        return frame.rename(columns={Columns.USER: Columns.ITEM, Columns.ITEM: SIMILAR})
+
+    # --- persistence -----------------------------------------------------------------------
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]:
+        """The learned arrays (no objects: they are saved without pickle)."""
+
+    @abstractmethod
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+    def to_bytes(self) -> bytes:
+        """The fitted model as one ``.npz`` blob (numpy arrays and a JSON header, no pickle)."""
+        data = self.data
+        arrays: dict[str, np.ndarray] = {
+            "__header__": np.frombuffer(
+                json.dumps({"format": FORMAT_VERSION, **self.get_config()}).encode(), dtype=np.uint8
+            ),
+            "data.user_ids": data.user_ids,
+            "data.item_ids": data.item_ids,
+            "base.popularity": self.popularity_,
+        }
+        arrays.update(_sparse("data.positives", data.positives))
+        arrays.update(_sparse("data.negatives", data.negatives))
+        if data.items is not None:
+            arrays.update(_item_arrays(data))
+        for key, value in self._state().items():
+            arrays[f"model.{key}"] = value
+        buf = io.BytesIO()
+        np.savez_compressed(buf, allow_pickle=False, **arrays)
+        return buf.getvalue()
+
+    @staticmethod
+    def from_bytes(blob: bytes) -> Recommender:
+        """Load any model saved by :meth:`to_bytes`."""
+        from tastemaker.models.catalog import model_class
+
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        header = json.loads(arrays.pop("__header__").tobytes())
+        if header.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unsupported model format {header.get('format')!r}")
+        cls = model_class(header["model"])
+        model = cls.from_config(header)
+        items = _load_items(arrays)
+        data = Dataset(
+            user_ids=arrays["data.user_ids"],
+            item_ids=arrays["data.item_ids"],
+            positives=_unsparse("data.positives", arrays),
+            negatives=_unsparse("data.negatives", arrays),
+            interactions=pd.DataFrame(
+                {c: np.array([], dtype=np.int64) for c in Columns.INTERACTIONS}
+            ),
+            items=items,
+        )
+        model.data_ = data
+        model.popularity_ = arrays["base.popularity"]
+        model._load_state({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        return model
+
+
+SIMILAR = "similar_item_id"
+
+
+def _frame(users: Any, items: Any, scores: Any, ranks: Any) -> pd.DataFrame:
+    return pd.DataFrame(
+        {Columns.USER: users, Columns.ITEM: items, Columns.SCORE: scores, Columns.RANK: ranks}
+    )
+
+
+def _mask(scores: np.ndarray, rows: sp.csr_matrix) -> None:
+    r, c = rows.nonzero()
+    scores[r, c] = -np.inf
+
+
+def _top_k(scores: np.ndarray, keys: Sequence[str], item_ids: np.ndarray, k: int) -> pd.DataFrame:
+    """Top-k per row, sorted by score then item index; ``-inf`` entries are never returned."""
+    n, m = scores.shape
+    kk = min(k, m)
+    if kk == 0:
+        return _frame([], [], [], [])
+    part = (
+        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        if kk < m
+        else np.tile(np.arange(m), (n, 1))
+    )
+    top = np.take_along_axis(scores, part, axis=1)
+    # Stable order: score descending, then item index ascending.
+    order = np.lexsort((part, -top), axis=1)
+    part = np.take_along_axis(part, order, axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    valid = np.isfinite(top)
+    rows = np.repeat(np.arange(n), kk).reshape(n, kk)
+    ranks = np.cumsum(valid, axis=1)
+    keys_arr = np.asarray(keys, dtype=object)
+    return _frame(
+        keys_arr[rows[valid]],
+        item_ids[part[valid]],
+        top[valid].astype(np.float32),
+        ranks[valid].astype(np.int32),
+    )
+
+
+def _sparse(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
+    m = m.tocsr()
+    return {
+        f"{prefix}.data": m.data,
+        f"{prefix}.indices": m.indices,
+        f"{prefix}.indptr": m.indptr,
+        f"{prefix}.shape": np.asarray(m.shape, dtype=np.int64),
+    }
+
+
+def _unsparse(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (arrays[f"{prefix}.data"], arrays[f"{prefix}.indices"], arrays[f"{prefix}.indptr"]),
+        shape=(int(arrays[f"{prefix}.shape"][0]), int(arrays[f"{prefix}.shape"][1])),
+    )
+
+
+def _item_arrays(data: Dataset) -> dict[str, np.ndarray]:
+    f = data.items
+    assert f is not None
+    text = np.asarray(f.text, dtype=str)
+    return {
+        **_sparse("items.tags", f.tags),
+        "items.tag_names": f.tag_names,
+        "items.text": text,
+        "items.authors": f.authors,
+        "items.author_names": f.author_names,
+        "items.sources": f.sources,
+        "items.source_names": f.source_names,
+        "items.published_at": f.published_at,
+        "items.recommendable": f.recommendable,
+    }
+
+
+def _load_items(arrays: dict[str, np.ndarray]) -> Any:
+    from tastemaker.models.data import ItemFeatures
+
+    if "items.text" not in arrays:
+        return None
+    return ItemFeatures(
+        tags=_unsparse("items.tags", arrays),
+        tag_names=arrays["items.tag_names"],
+        text=[str(t) for t in arrays["items.text"]],
+        authors=arrays["items.authors"],
+        author_names=arrays["items.author_names"],
+        sources=arrays["items.sources"],
+        source_names=arrays["items.source_names"],
+        published_at=arrays["items.published_at"],
+        recommendable=arrays["items.recommendable"],
+    )
