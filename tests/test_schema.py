@@ -31,9 +31,11 @@ def test_every_table_declares_its_relation_to_users(store: DataStore) -> None:
     assert live == set(metadata.tables), "a table exists in the database but not in tables.py"
     for name in live:
         info = metadata.tables[name].info
-        assert ("user_column" in info) != ("no_user_data" in info), (
-            f"table {name!r} must declare exactly one of info['user_column'] "
-            "(erase_user deletes by it) or info['no_user_data'] (why it holds none)"
+        declared = [k for k in ("user_column", "no_user_data", "derived_user_data") if k in info]
+        assert len(declared) == 1, (
+            f"table {name!r} must declare exactly one of info['user_column'] (erase_user "
+            "deletes by it), info['no_user_data'] (why it holds none) or "
+            "info['derived_user_data'] (how derived data is renewed)"
         )
         columns = {c["name"] for c in inspector.get_columns(name)}
         if "user_column" in info:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tastemaker.catalog.events import Event
 from tastemaker.catalog.items import Item
@@ -121,6 +122,56 @@ class KeyRepository(ABC):
     def any_active(self) -> bool: ...
 
 
+@dataclass(frozen=True)
+class ModelVersion:
+    """A stored model version (without its artifact)."""
+
+    name: str
+    version: int
+    kind: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    status: str  # "candidate", "active" or "retired"
+    created_at: datetime
+    size_bytes: int
+
+
+class ModelRegistry(ABC):
+    """Versioned model artifacts; one version per name is active and served."""
+
+    @abstractmethod
+    def save(
+        self,
+        name: str,
+        kind: str,
+        blob: bytes,
+        config: dict[str, Any],
+        metrics: dict[str, Any],
+        now: datetime,
+        activate: bool = False,
+    ) -> ModelVersion:
+        """Store a new version (numbered 1, 2, … per name)."""
+
+    @abstractmethod
+    def activate(self, name: str, version: int) -> ModelVersion:
+        """Make ``version`` the served one; the previously active version is retired."""
+
+    @abstractmethod
+    def active(self, name: str) -> ModelVersion | None:
+        """The served version's record (cheap: servers poll it to hot-swap)."""
+
+    @abstractmethod
+    def blob(self, name: str, version: int) -> bytes: ...
+
+    @abstractmethod
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Every version, newest first."""
+
+    @abstractmethod
+    def prune(self, name: str, keep: int) -> int:
+        """Delete all but the newest ``keep`` non-active versions; returns how many went."""
+
+
 class DataStore(ABC):
     """The durable store: one object per process, shared by every request."""
 
@@ -128,6 +179,7 @@ class DataStore(ABC):
     users: UserRepository
     events: EventLog
     keys: KeyRepository
+    models: ModelRegistry
 
     @abstractmethod
     def migrate(self) -> None:

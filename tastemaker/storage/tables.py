@@ -1,7 +1,8 @@
 """The relational schema, shared by SQLite and PostgreSQL.
 
 Every table declares in ``info`` how it relates to a user: ``user_column`` names the column that
-holds a user's key (``erase_user`` deletes those rows), or ``no_user_data`` says why it holds none.
+holds a user's key (``erase_user`` deletes those rows), ``no_user_data`` says why it holds none,
+or ``derived_user_data`` says how data derived from users (model artifacts) is renewed.
 A test checks every table in a migrated database has one of the two, so a new table cannot be
 forgotten by erasure.
 """
@@ -103,4 +104,39 @@ api_keys = sa.Table(
     sa.Column("created_at", EpochMicros, nullable=False),
     sa.Column("revoked_at", EpochMicros),
     info={"no_user_data": "API keys belong to operators and integrations, not end users"},
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("metrics", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.UniqueConstraint("name", "version"),
+    info={"no_user_data": "names, parameters and metrics of trained models"},
+)
+
+model_blobs = sa.Table(
+    "model_blobs",
+    metadata,
+    sa.Column(
+        "version_pk",
+        PrimaryKey,
+        sa.ForeignKey("model_versions.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    info={
+        "derived_user_data": (
+            "artifacts hold pseudonymous interaction rows and factors derived from events; they "
+            "are not edited in place: the next training run, which reads the store after the "
+            "erasure, replaces them, and pruning removes older versions"
+        )
+    },
 )

@@ -13,6 +13,7 @@ from tastemaker.storage.sql.engine import create_engine
 from tastemaker.storage.sql.events import SqlEvents
 from tastemaker.storage.sql.items import SqlItems
 from tastemaker.storage.sql.keys import SqlKeys
+from tastemaker.storage.sql.models import SqlModels
 from tastemaker.storage.sql.users import SqlUsers, UserCodec
 
 
@@ -34,6 +35,7 @@ class SqlStore(DataStore):
         self.users = SqlUsers(self.engine, codec)
         self.events = SqlEvents(self.engine, codec)
         self.keys = SqlKeys(self.engine)
+        self.models = SqlModels(self.engine)
 
     def migrate(self) -> None:
         upgrade(self.engine)
