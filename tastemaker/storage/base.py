@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
+
 from tastemaker.catalog.events import Event
 from tastemaker.catalog.items import Item
 from tastemaker.catalog.records import (
@@ -172,6 +174,27 @@ class ModelRegistry(ABC):
         """Delete all but the newest ``keep`` non-active versions; returns how many went."""
 
 
+class Snapshot(ABC):
+    """Bulk, columnar reads for training: the store's side of ``store snapshot → trainer``.
+
+    Users appear under their *user key*: a stable pseudonym (hex), never the external id, so
+    model artifacts carry no identifiers. :meth:`user_key` maps an external id to it.
+    """
+
+    @abstractmethod
+    def user_key(self, user_id: str) -> str: ...
+
+    @abstractmethod
+    def events(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """Columns ``USER`` (user key), ``ITEM``, ``TYPE``, ``VALUE``, ``TIMESTAMP`` (int64
+        micros), in arrival order; only events with an item."""
+
+    @abstractmethod
+    def items(self) -> pd.DataFrame:
+        """Indexed by item id; columns ``title, summary, text, tags, author, source,
+        published_at`` (int64 micros or -1), ``expires_at``, ``recommendable``."""
+
+
 class DataStore(ABC):
     """The durable store: one object per process, shared by every request."""
 
@@ -180,6 +203,7 @@ class DataStore(ABC):
     events: EventLog
     keys: KeyRepository
     models: ModelRegistry
+    snapshot: Snapshot
 
     @abstractmethod
     def migrate(self) -> None:

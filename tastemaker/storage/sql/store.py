@@ -14,6 +14,7 @@ from tastemaker.storage.sql.events import SqlEvents
 from tastemaker.storage.sql.items import SqlItems
 from tastemaker.storage.sql.keys import SqlKeys
 from tastemaker.storage.sql.models import SqlModels
+from tastemaker.storage.sql.snapshot import SqlSnapshot
 from tastemaker.storage.sql.users import SqlUsers, UserCodec
 
 
@@ -36,6 +37,7 @@ class SqlStore(DataStore):
         self.events = SqlEvents(self.engine, codec)
         self.keys = SqlKeys(self.engine)
         self.models = SqlModels(self.engine)
+        self.snapshot = SqlSnapshot(self.engine, codec)
 
     def migrate(self) -> None:
         upgrade(self.engine)

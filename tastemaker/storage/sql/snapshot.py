@@ -1,0 +1,97 @@
+"""Columnar reads of the whole store for training, straight into pandas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tastemaker.catalog.columns import Columns
+from tastemaker.storage.base import Snapshot
+from tastemaker.storage.sql.engine import read
+from tastemaker.storage.sql.users import UserCodec
+from tastemaker.storage.tables import events as e
+from tastemaker.storage.tables import items as i
+from tastemaker.storage.tables import users as u
+
+_CHUNK = 50_000
+
+
+class SqlSnapshot(Snapshot):
+    def __init__(self, engine: Engine, codec: UserCodec) -> None:
+        self._engine = engine
+        self._codec = codec
+
+    def user_key(self, user_id: str) -> str:
+        return self._codec.key(user_id).hex()
+
+    def events(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        # Raw columns (no type decorators): integers stay integers, no per-row conversion.
+        query = (
+            sa.select(
+                sa.type_coerce(u.c.id_hash, sa.LargeBinary),
+                e.c.item_id,
+                e.c.type,
+                e.c.value,
+                sa.type_coerce(e.c.ts, sa.BigInteger),
+            )
+            .join(u, u.c.pk == e.c.user_pk)
+            .where(e.c.item_id.is_not(None))
+            .order_by(e.c.seq)
+        )
+        if types is not None:
+            query = query.where(e.c.type.in_(list(types)))
+        parts: list[pd.DataFrame] = []
+        keys: dict[bytes, str] = {}
+        with read(self._engine) as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
+            for rows in result.partitions(_CHUNK):
+                hashes, item, kind, value, ts = zip(*rows, strict=True)
+                user = [
+                    keys.get(bytes(h)) or keys.setdefault(bytes(h), bytes(h).hex()) for h in hashes
+                ]
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            Columns.USER: user,
+                            Columns.ITEM: item,
+                            Columns.TYPE: kind,
+                            Columns.VALUE: np.asarray(
+                                [np.nan if v is None else v for v in value], dtype=np.float64
+                            ),
+                            Columns.TIMESTAMP: np.asarray(ts, dtype=np.int64),
+                        }
+                    )
+                )
+        if not parts:
+            return pd.DataFrame(
+                {
+                    Columns.USER: pd.Series(dtype=object),
+                    Columns.ITEM: pd.Series(dtype=object),
+                    Columns.TYPE: pd.Series(dtype=object),
+                    Columns.VALUE: pd.Series(dtype=np.float64),
+                    Columns.TIMESTAMP: pd.Series(dtype=np.int64),
+                }
+            )
+        return pd.concat(parts, ignore_index=True)
+
+    def items(self) -> pd.DataFrame:
+        cols = ["title", "summary", "text", "tags", "author", "source", "recommendable"]
+        query = sa.select(
+            i.c.external_id,
+            *(i.c[c] for c in cols),
+            sa.type_coerce(i.c.published_at, sa.BigInteger).label("published_at"),
+            sa.type_coerce(i.c.expires_at, sa.BigInteger).label("expires_at"),
+        ).order_by(i.c.pk)
+        with read(self._engine) as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["id", *cols, "published_at", "expires_at"]).set_index(
+            "id"
+        )
+        for col in ("published_at", "expires_at"):
+            frame[col] = frame[col].fillna(-1).astype(np.int64)
+        frame["recommendable"] = frame["recommendable"].astype(bool)
+        return frame
