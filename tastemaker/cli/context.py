@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tastemaker.config import Settings, load_settings
 from tastemaker.errors import TastemakerError
@@ -38,5 +39,6 @@ def state(ctx: typer.Context) -> CliState:
 
 
 def fail(exc: TastemakerError | str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc if isinstance(exc, str) else exc.message}")
+    text = exc if isinstance(exc, str) else exc.message
+    console.print(f"[bold red]error:[/] {escape(text)}", soft_wrap=True)
     return typer.Exit(code)
