@@ -26,7 +26,8 @@ class UserTraits(Schema):
     device: str | None = Field(default=None, max_length=64, examples=["mobile"])
     geo: str | None = Field(default=None, max_length=128, examples=["DE-BE"])
     age_band: str | None = Field(default=None, max_length=32, examples=["25-34"])
-    attributes: dict[str, Annotated[Scalar, Field(union_mode="left_to_right")]] = Field(
+    # Smart-mode union: each JSON value keeps its own type (true stays a bool, "1" a string).
+    attributes: dict[str, Scalar] = Field(
         default_factory=dict, max_length=100, description="Free-form traits"
     )
 
