@@ -17,10 +17,10 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tastemaker.catalog.columns import Columns
-from tastemaker.errors import FieldProblem, InvalidInput, NotFittedError
+from tastemaker.errors import ConfigurationError, FieldProblem, InvalidInput, NotFittedError
 from tastemaker.models.data import Dataset
 
 FORMAT_VERSION = 1
@@ -69,7 +69,15 @@ class Recommender(ABC):
     def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
         if config is not None and params:
             raise TypeError("pass either a config or keyword parameters, not both")
-        self.config = config if config is not None else self.Config(**params)
+        if config is None:
+            try:
+                config = self.Config(**params)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                )
+                raise ConfigurationError(f"invalid {self.name} parameters: {problems}") from exc
+        self.config = config
         self.data_: Dataset | None = None
         self._extra: dict[str, dict[int, float]] = {}
         self._extra_neg: dict[str, dict[int, float]] = {}
@@ -225,7 +233,7 @@ class Recommender(ABC):
         _mask(scores, neg)
         if exclude_seen:
             _mask(scores, pos)
-        return _top_k(scores, users, data.item_ids, k)
+        return _top_k(scores, users, data.item_ids, k, self.popularity_)
 
     def _allowed(self, items: Sequence[str] | None, filters: ItemFilter | None) -> np.ndarray:
         data = self.data
@@ -288,7 +296,7 @@ class Recommender(ABC):
         scores[:, ~allowed] = -np.inf
         scores[np.arange(len(query)), query] = -np.inf
         names = [str(i) for i, ok in zip(item_ids, known, strict=True) if ok]
-        frame = _top_k(scores, names, data.item_ids, k)
+        frame = _top_k(scores, names, data.item_ids, k, self.popularity_)
         return frame.rename(columns={Columns.USER: Columns.ITEM, Columns.ITEM: SIMILAR})
 
     # --- persistence -----------------------------------------------------------------------
@@ -364,8 +372,15 @@ def _mask(scores: np.ndarray, rows: sp.csr_matrix) -> None:
     scores[r, c] = -np.inf
 
 
-def _top_k(scores: np.ndarray, keys: Sequence[str], item_ids: np.ndarray, k: int) -> pd.DataFrame:
-    """Top-k per row, sorted by score then item index; ``-inf`` entries are never returned."""
+def _top_k(
+    scores: np.ndarray,
+    keys: Sequence[str],
+    item_ids: np.ndarray,
+    k: int,
+    popularity: np.ndarray,
+) -> pd.DataFrame:
+    """Top-k per row by score, ties broken by popularity then item index; ``-inf`` entries
+    are never returned."""
     n, m = scores.shape
     kk = min(k, m)
     if kk == 0:
@@ -376,8 +391,8 @@ def _top_k(scores: np.ndarray, keys: Sequence[str], item_ids: np.ndarray, k: int
         else np.tile(np.arange(m), (n, 1))
     )
     top = np.take_along_axis(scores, part, axis=1)
-    # Stable order: score descending, then item index ascending.
-    order = np.lexsort((part, -top), axis=1)
+    # Deterministic order: score descending, then popularity descending, then item index.
+    order = np.lexsort((part, -popularity[part], -top), axis=1)
     part = np.take_along_axis(part, order, axis=1)
     top = np.take_along_axis(top, order, axis=1)
     valid = np.isfinite(top)

@@ -19,6 +19,9 @@ from tastemaker.config import FeedbackClass, FeedbackPolicy
 
 Ids = np.ndarray  # 1-d array of str ids
 
+FEEDBACK = "feedback"
+"""Column of a classified event frame: the feedback class as a string."""
+
 
 def classify_frame(events: pd.DataFrame, policy: FeedbackPolicy) -> tuple[np.ndarray, np.ndarray]:
     """Vectorized :meth:`FeedbackPolicy.classify`: feedback classes (as str) and weights.
@@ -44,6 +47,21 @@ def classify_frame(events: pd.DataFrame, policy: FeedbackPolicy) -> tuple[np.nda
         weights[mask] = rule.weight
         decided |= mask
     return classes, weights
+
+
+def classify_events(events: pd.DataFrame, policy: FeedbackPolicy | None = None) -> pd.DataFrame:
+    """Events with an item, classified: adds ``WEIGHT`` and ``FEEDBACK``, drops ``seen`` rows.
+
+    >>> ev = pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "b"],
+    ...                    "type": ["view", "impression"], "value": [None, None],
+    ...                    "timestamp": [1, 2]})
+    >>> classify_events(ev)[["item_id", "weight", "feedback"]].values.tolist()
+    [['a', 1.0, 'positive']]
+    """
+    frame = events.dropna(subset=[Columns.ITEM])
+    classes, weights = classify_frame(frame, policy or FeedbackPolicy())
+    frame = frame.assign(**{Columns.WEIGHT: weights, FEEDBACK: classes})
+    return frame[frame[FEEDBACK] != FeedbackClass.SEEN.value].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,10 @@ def item_features(items: pd.DataFrame, item_ids: Ids, parent_weight: float = 0.5
     )
 
     def text_of(col: str) -> pd.Series:
-        return frame[col].fillna("").astype(str) if col in frame else pd.Series([""] * n)
+        if col not in frame:
+            # Aligned with the frame: a default RangeIndex would turn every sum into NaN.
+            return pd.Series([""] * n, index=frame.index, dtype=object)
+        return frame[col].fillna("").astype(str)
 
     text = (text_of("title") + " " + text_of("summary") + " " + text_of("text")).str.strip()
 
@@ -205,12 +226,14 @@ class Dataset:
         >>> ds.positives.toarray().tolist(), ds.negatives.toarray().tolist()
         ([[1.0, 0.0], [1.0, 0.0]], [[0.0, 2.0], [0.0, 0.0]])
         """
-        policy = policy or FeedbackPolicy()
-        frame = events.dropna(subset=[Columns.ITEM])
-        classes, weights = classify_frame(frame, policy)
-        frame = frame.assign(**{Columns.WEIGHT: weights, "_class": classes})
-        frame = frame[frame["_class"] != FeedbackClass.SEEN.value]
-        return cls._build(frame, items)
+        return cls.from_feedback(classify_events(events, policy), items)
+
+    @classmethod
+    def from_feedback(cls, frame: pd.DataFrame, items: pd.DataFrame | None = None) -> Dataset:
+        """Build from classified events (``USER, ITEM, WEIGHT, FEEDBACK[, TIMESTAMP]``), as
+        :func:`classify_events` returns them; ``seen`` rows are ignored."""
+        frame = frame[frame[FEEDBACK] != FeedbackClass.SEEN.value]
+        return cls._build(frame.rename(columns={FEEDBACK: "_class"}), items)
 
     @classmethod
     def from_interactions(

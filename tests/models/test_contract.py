@@ -245,7 +245,17 @@ def test_top_k_invariants(pairs: list[tuple[int, int, float]], k: int, name: str
         [(f"u{u}", f"i{i}", w, 1_000 + n) for n, (u, i, w) in enumerate(pairs)],
         columns=list(Columns.INTERACTIONS),
     )
-    ds = Dataset.from_interactions(frame)
+    # Every item has features, so content-based models take part too.
+    item_ids = sorted(set(frame[Columns.ITEM]))
+    items = pd.DataFrame(
+        {
+            "title": [f"title {i}" for i in item_ids],
+            "text": [f"word{int(i[1:]) % 4} filler" for i in item_ids],
+            "tags": [[f"T{int(i[1:]) % 3} > S{int(i[1:]) % 5}"] for i in item_ids],
+        },
+        index=item_ids,
+    )
+    ds = Dataset.from_interactions(frame, items=items)
     model = build(name).fit(ds)
     users = [*sorted(set(frame[Columns.USER])), "ghost"]
     recs = model.recommend(users, k=k)
