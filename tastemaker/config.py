@@ -129,6 +129,49 @@ class FeedbackPolicy(_Strict):
         return FeedbackClass.SEEN.value, 0.0
 
 
+class ModelSpec(_Strict):
+    """One configured model: which recommender, its parameters and the grid to tune over."""
+
+    model: str = Field(description="A model name: popularity, item_knn, ease, als, content")
+    params: dict[str, Any] = Field(default_factory=dict)
+    search: dict[str, list[Any]] = Field(
+        default_factory=dict, description="Parameter grid for `tastemaker evaluate --tune`"
+    )
+
+
+def _default_models() -> dict[str, ModelSpec]:
+    return {
+        "popular": ModelSpec(model="popularity"),
+        "trending": ModelSpec(model="popularity", params={"half_life_days": 7.0}),
+        "item_knn": ModelSpec(
+            model="item_knn", search={"neighbors": [50, 100, 200], "shrinkage": [0.0, 10.0]}
+        ),
+        "ease": ModelSpec(model="ease", search={"l2": [50.0, 200.0, 500.0, 1000.0]}),
+        "als": ModelSpec(
+            model="als",
+            search={"factors": [32, 64], "regularization": [0.1, 1.0, 10.0], "alpha": [1.0, 10.0]},
+        ),
+        "content": ModelSpec(model="content"),
+    }
+
+
+class TrainingSettings(_Strict):
+    """What `tastemaker train` and `tastemaker evaluate` do."""
+
+    models: dict[str, ModelSpec] = Field(default_factory=_default_models)
+    gate_metric: str = Field(default="ndcg@10", description="Metric of the quality gate")
+    gate_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A new version goes live only if its gate metric on the holdout is at least "
+        "(1 - tolerance) × the active version's",
+    )
+    keep_versions: int = Field(default=5, ge=1, description="Inactive versions kept per model")
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    min_user_interactions: int = Field(default=5, ge=2)
+
+
 class Settings(BaseSettings):
     """Every setting of a Tastemaker deployment."""
 
@@ -163,6 +206,7 @@ class Settings(BaseSettings):
     event_types: dict[str, EventTypeSpec] = Field(default_factory=_default_event_types)
     channels: list[str] = Field(default_factory=lambda: ["web", "app", "email", "social"])
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     plain_traits: list[str] = Field(
         default_factory=lambda: ["device"],
         description="User traits stored in clear text; every other trait is encrypted at rest.",
