@@ -149,7 +149,7 @@ def _default_models() -> dict[str, ModelSpec]:
         "ease": ModelSpec(model="ease", search={"l2": [50.0, 200.0, 500.0, 1000.0]}),
         "als": ModelSpec(
             model="als",
-            search={"factors": [32, 64], "regularization": [0.1, 1.0, 10.0], "alpha": [1.0, 10.0]},
+            search={"factors": [64, 128], "regularization": [5.0, 15.0, 30.0], "alpha": [0.5, 1.0]},
         ),
         "content": ModelSpec(model="content"),
     }
