@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Annotated
 
 import typer
 
 from tastemaker import __version__
-from tastemaker.cli import demo, importing, keys
+from tastemaker.cli import demo, evaluating, importing, keys, training
 from tastemaker.cli.context import CliState, console, fail, state
 from tastemaker.errors import TastemakerError
 
@@ -21,6 +22,8 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(importing.app, name="import")
 app.command("demo-data")(demo.demo_data)
+app.command("train")(training.train)
+app.command("evaluate")(evaluating.evaluate)
 
 
 @app.callback()
@@ -42,6 +45,8 @@ def root(
     ] = None,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Migrations are routine; their step-by-step log only matters when debugging them.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = CliState(database_url=database_url, insecure_dev=insecure_dev)
 
 
@@ -86,7 +91,13 @@ def serve(
     if workers > 1 and settings.is_sqlite:
         raise fail("several workers need PostgreSQL; SQLite serves from one process")
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    api = create_app(settings)
+    # What exists now (modules, classes, the app) lives as long as the process. Frozen, it is
+    # left out of the collector's full passes, which large event batches trigger every few
+    # requests and which would otherwise rescan all of it each time.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
 
 
 def main() -> None:

@@ -391,6 +391,8 @@ def _top_k(
         else np.tile(np.arange(m), (n, 1))
     )
     top = np.take_along_axis(scores, part, axis=1)
+    if kk < m:
+        _settle_boundary_ties(scores, part, top, popularity)
     # Deterministic order: score descending, then popularity descending, then item index.
     order = np.lexsort((part, -popularity[part], -top), axis=1)
     part = np.take_along_axis(part, order, axis=1)
@@ -405,6 +407,25 @@ def _top_k(
         top[valid].astype(np.float32),
         ranks[valid].astype(np.int32),
     )
+
+
+def _settle_boundary_ties(
+    scores: np.ndarray, part: np.ndarray, top: np.ndarray, popularity: np.ndarray
+) -> None:
+    """Make the choice among items tied at the k-th score deterministic (in place).
+
+    ``argpartition`` picks arbitrarily among items tied with the k-th best score; here the most
+    popular of them (then the lowest index) win, so a top-10 is always the start of the top-20.
+    """
+    kth = top.min(axis=1)
+    ties_in = (top == kth[:, None]).sum(axis=1)
+    ties_all = (scores == kth[:, None]).sum(axis=1)
+    for r in np.flatnonzero((ties_all > ties_in) & np.isfinite(kth)):
+        tied = np.flatnonzero(scores[r] == kth[r])
+        chosen = tied[np.lexsort((tied, -popularity[tied]))][: ties_in[r]]
+        slots = np.flatnonzero(top[r] == kth[r])
+        part[r, slots] = chosen
+        top[r, slots] = kth[r]
 
 
 def _sparse(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:

@@ -266,3 +266,15 @@ def test_top_k_invariants(pairs: list[tuple[int, int, float]], k: int, name: str
         assert group[Columns.SCORE].is_monotonic_decreasing
         seen = set(frame.loc[frame[Columns.USER] == user, Columns.ITEM])
         assert not seen & set(group[Columns.ITEM])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shorter_lists_are_prefixes_of_longer_ones(name: str, data: Dataset) -> None:
+    """Ties at the cut-off are settled the same way whatever k is asked for."""
+    model = build(name).fit(data)
+    users = ["a0", "b4", "nobody"]
+    long = model.recommend(users, k=15)
+    short = model.recommend(users, k=4)
+    for user in users:
+        head = long[long[Columns.USER] == user].head(4)[Columns.ITEM].tolist()
+        assert short[short[Columns.USER] == user][Columns.ITEM].tolist() == head
