@@ -68,3 +68,11 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """An app configured from the environment, for process managers that import a factory:
+    ``uvicorn --factory tastemaker.service.app:app_from_env --workers 4``."""
+    from tastemaker.config import load_settings
+
+    return create_app(load_settings())
