@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from functools import cache
+from types import GenericAlias
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from tastemaker.errors import FieldProblem, InvalidInput
 
@@ -21,6 +23,13 @@ def _problems(exc: ValidationError, index: int | None) -> list[FieldProblem]:
     ]
 
 
+@cache
+def _envelope(key: str, model: type[M]) -> type[BaseModel]:
+    """``{"<key>": [row, …]}`` as one model: a valid body is validated in one pass from JSON."""
+    fields: dict[str, Any] = {key: (GenericAlias(list, model), Field(min_length=1))}
+    return create_model(f"{model.__name__}Batch", __config__=ConfigDict(extra="forbid"), **fields)
+
+
 def parse_rows(
     body: bytes, key: str, model: type[M]
 ) -> tuple[list[tuple[int, M]], list[FieldProblem]]:
@@ -33,6 +42,12 @@ def parse_rows(
     >>> sorted(p.field for p in problems)
     ['type', 'user_id']
     """
+    try:
+        envelope = _envelope(key, model).model_validate_json(body)
+    except ValidationError:
+        pass  # Something is wrong: the row-by-row path below names every problem.
+    else:
+        return list(enumerate(getattr(envelope, key))), []
     try:
         data: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -9,6 +9,10 @@ from pydantic import Field
 
 from tastemaker.catalog.common import ExternalId, Float, Int, JsonObject, Schema, UtcDatetime
 
+# One encoder for every hash (``json.dumps`` with these options builds a new one per call). The
+# options define the stored hashes: changing them turns retries of stored events into conflicts.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
 
 class EventContext(Schema):
     """Where the event happened."""
@@ -56,9 +60,7 @@ class Event(Schema):
 
     def payload_hash(self) -> bytes:
         """SHA-256 of the canonical JSON of the event as sent: equal payloads, equal hashes."""
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
-        )
+        canonical = _CANONICAL.encode(self.model_dump(mode="json"))
         return hashlib.sha256(canonical.encode()).digest()
 
 

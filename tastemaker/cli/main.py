@@ -74,7 +74,6 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Default: settings.host")] = None,
     port: Annotated[int | None, typer.Option(help="Default: settings.port")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Processes (PostgreSQL only)")] = 1,
 ) -> None:
     """Serve the REST API."""
     import uvicorn
@@ -88,8 +87,6 @@ def serve(
     except TastemakerError as exc:
         raise fail(exc) from exc
     store.close()
-    if workers > 1 and settings.is_sqlite:
-        raise fail("several workers need PostgreSQL; SQLite serves from one process")
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
     api = create_app(settings)
     # What exists now (modules, classes, the app) lives as long as the process. Frozen, it is

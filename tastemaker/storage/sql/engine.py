@@ -8,8 +8,10 @@ reads start deferred and never block on writers.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,10 +71,32 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    # SQLite admits one writer at a time. A writer that finds the lock taken waits in SQLite's
+    # busy handler, which sleeps in steps of up to 100 ms however soon the lock frees; queueing
+    # this process's writers on a Python lock hands the database over at once. (Other
+    # processes still meet the busy handler, which is correct, only slower.)
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(engine)
+        if lock is None:
+            lock = _LOCKS[engine] = threading.Lock()
+    return lock
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction: committed on exit, rolled back on any exception."""
-    with engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+    with (
+        _writer_lock(engine),
+        engine.connect().execution_options(**{_WRITE: True}) as conn,
+        conn.begin(),
+    ):
         yield conn
 
 

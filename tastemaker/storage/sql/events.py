@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,13 +19,28 @@ from tastemaker.storage.sql.engine import read, write
 from tastemaker.storage.sql.users import UserCodec, ensure_users
 from tastemaker.storage.tables import events as t
 from tastemaker.storage.tables import users
+from tastemaker.storage.types import to_micros
+
+_STORED_FORM = sa.Table(
+    "events", sa.MetaData(), *(sa.Column(c.name) for c in t.c if c.name != "seq")
+)
+"""The events table with untyped columns, for rows already in stored form (``SqlEvents._row``).
+On a batch of a thousand events SQLAlchemy's conversion of each value, which this skips, costs
+about as much as SQLite's insert."""
 
 
 def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
+    return {eid: h for eid, (h, _) in _stored(conn, ids).items()}
+
+
+def _stored(conn: Connection, ids: list[str]) -> dict[str, tuple[bytes, datetime]]:
+    """``event_id → (payload_hash, received_at)`` of the stored events among ``ids``."""
+    out: dict[str, tuple[bytes, datetime]] = {}
     for part in chunks(ids):
-        rows = conn.execute(sa.select(t.c.event_id, t.c.payload_hash).where(t.c.event_id.in_(part)))
-        out.update((eid, bytes(h)) for eid, h in rows)
+        rows = conn.execute(
+            sa.select(t.c.event_id, t.c.payload_hash, t.c.received_at).where(t.c.event_id.in_(part))
+        )
+        out.update((eid, (bytes(h), at)) for eid, h, at in rows)
     return out
 
 
@@ -46,33 +62,42 @@ class SqlEvents(EventLog):
             if conflicts:
                 raise EventConflict(sorted(conflicts))
             new = [e for e in unique if e.event_id not in stored]
+            stored_here = len(new)
             if new:
-                keys = ensure_users(conn, self._codec, (e.user_id for e in new), now)
-                rows = [self._row(e, keys[e.user_id], hashes[e.event_id], now) for e in new]
-                conn.execute(insert_ignore(conn, t, ["event_id"]), rows)
+                # Users are created in one order (sorted ids) by every transaction, so two that
+                # create the same users take their row locks alike and cannot deadlock.
+                users_here = sorted({e.user_id for e in new})
+                keys = ensure_users(conn, self._codec, users_here, now)
+                received = to_micros(now)
+                rows = [self._row(e, keys[e.user_id], hashes[e.event_id], received) for e in new]
+                conn.execute(insert_ignore(conn, _STORED_FORM, ["event_id"]), rows)
                 if conn.dialect.name != "sqlite":
-                    # Another transaction may have stored one of these ids after the check above;
-                    # ON CONFLICT skipped it, so compare payloads once more before committing.
-                    after = _stored_hashes(conn, [e.event_id for e in new])
-                    late = [e.event_id for e in new if after[e.event_id] != hashes[e.event_id]]
+                    # Another transaction may have stored some of these ids after the check above
+                    # and ON CONFLICT skipped them: they conflict unless the payloads match, and
+                    # are duplicates if they do. Rows stored here carry this request's time.
+                    after = _stored(conn, [e.event_id for e in new])
+                    late = [eid for eid, (h, _) in after.items() if h != hashes[eid]]
                     if late:
                         raise EventConflict(sorted(late))
-        return AppendResult(stored=len(new), duplicates=len(events) - len(new))
+                    stored_here = sum(to_micros(at) == received for _, at in after.values())
+        return AppendResult(stored=stored_here, duplicates=len(events) - stored_here)
 
     @staticmethod
-    def _row(e: Event, user_pk: int, payload_hash: bytes, now: datetime) -> dict[str, Any]:
+    def _row(e: Event, user_pk: int, payload_hash: bytes, received: int) -> dict[str, Any]:
+        """The row as the column types would bind it: ``EpochMicros`` as integer microseconds,
+        ``Json`` as ``json.dumps`` text (the engines use the default JSON serializer)."""
         return {
             "event_id": e.event_id,
             "user_pk": user_pk,
             "item_id": e.item_id,
             "type": e.type,
             "value": e.value,
-            "ts": e.timestamp or now,
+            "ts": received if e.timestamp is None else to_micros(e.timestamp),
             "channel": e.channel,
-            "context": e.context.model_dump(exclude_none=True),
-            "properties": e.properties,
+            "context": json.dumps(e.context.model_dump(exclude_none=True)),
+            "properties": json.dumps(e.properties) if e.properties else "{}",
             "payload_hash": payload_hash,
-            "received_at": now,
+            "received_at": received,
         }
 
     def count(self) -> int:

@@ -103,7 +103,8 @@ class SqlUsers(UserRepository):
         codec = self._codec
         with write(self._engine) as conn:
             before = _keys_by_hash(conn, [codec.key(u) for u in latest])
-            keys = ensure_users(conn, codec, latest, now)
+            # Sorted, like the event log, so concurrent upserts lock new rows in one order.
+            keys = ensure_users(conn, codec, sorted(latest), now)
             rows: list[dict[str, Any]] = []
             decisions: list[dict[str, Any]] = []
             for ext, user in latest.items():
