@@ -173,3 +173,24 @@ def test_body_over_limit_is_413(database_url: str, store: DataStore) -> None:
         r = api.post("/v1/events", content=chunks(), headers={"content-type": "application/json"})
         assert r.status_code == 413
     assert store.events.count() == 0
+
+
+def test_dates_outside_the_representable_range_are_422(api: httpx.Client) -> None:
+    body = {"id": "old", "title": "t", "published_at": "0001-01-01T00:03:01+01:00"}
+    r = api.put("/v1/items/old", json=body)
+    assert r.status_code == 422
+    assert r.json()["error"]["errors"][0]["field"] == "published_at"
+    event = {
+        "event_id": "x",
+        "user_id": "u",
+        "item_id": "i",
+        "type": "view",
+        "timestamp": "0001-01-01T00:00:00+05:00",
+    }
+    r = api.post("/v1/events", json={"events": [event]})
+    assert r.status_code == 422
+    assert r.json()["error"]["errors"][0] == {
+        "index": 0,
+        "field": "timestamp",
+        "reason": "Value error, the date-time lies outside the years 1 to 9999 in UTC",
+    }

@@ -28,7 +28,11 @@ def to_utc(value: datetime) -> datetime:
     """Aware datetimes are converted to UTC; naive ones are taken to be UTC already."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00:00+01:00, which lies before the first representable instant
+        raise ValueError("the date-time lies outside the years 1 to 9999 in UTC") from None
 
 
 def utcnow() -> datetime:
