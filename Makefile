@@ -41,8 +41,11 @@ pytest: $(VENV)/.installed-test
 
 test: lint pytest
 
+DATA ?= ../shared/data/ml-latest-small
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/accuracy.py --data $(DATA)
 
 clean:
 	rm -rf $(VENV) tastemaker.db tastemaker.db-wal tastemaker.db-shm .mypy_cache .ruff_cache .pytest_cache .hypothesis
