@@ -172,6 +172,61 @@ class TrainingSettings(_Strict):
     min_user_interactions: int = Field(default=5, ge=2)
 
 
+class ProfileSettings(_Strict):
+    """How the online user profiles (``tastemaker.profiles``) are kept.
+
+    Examples
+    --------
+    >>> ProfileSettings().session_gap_minutes
+    30.0
+    >>> ProfileSettings(half_life_days=7).tag_parent_decay
+    0.5
+    """
+
+    session_gap_minutes: float = Field(
+        default=30.0, gt=0, description="Inactivity that ends a session"
+    )
+    half_life_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Half-life of tag, author and source affinities and of session frequency",
+    )
+    tag_parent_decay: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of an interaction a tag's parent receives, per level up "
+        "(Tech > Phones > Android: Phones gets 0.5, Tech 0.25)",
+    )
+    recency_half_life_days: float = Field(
+        default=7.0, gt=0, description="Half-life of the recency term of the engagement score"
+    )
+    preference_weight: float = Field(
+        default=2.0,
+        ge=0,
+        description="Affinity (not decaying) a tag, author or source the user chose explicitly "
+        "adds, as if the user had interacted with it with this weight",
+    )
+    recent_items: int = Field(default=20, ge=0, le=1000, description="Recent items kept")
+    recent_event_ids: int = Field(
+        default=64,
+        ge=0,
+        le=100_000,
+        description="Event ids kept per profile so a retried event is not counted twice",
+    )
+    capacity: int = Field(
+        default=100_000, ge=1, description="Profiles kept in memory (least recently used go)"
+    )
+    history_limit: int = Field(
+        default=10_000,
+        ge=0,
+        description="Stored events read to restore a profile that is not in memory",
+    )
+    rebuild_on_start: bool = Field(
+        default=True, description="Rebuild every profile from the stored events when serving"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of a Tastemaker deployment."""
 
@@ -207,6 +262,7 @@ class Settings(BaseSettings):
     channels: list[str] = Field(default_factory=lambda: ["web", "app", "email", "social"])
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    profiles: ProfileSettings = Field(default_factory=ProfileSettings)
     plain_traits: list[str] = Field(
         default_factory=lambda: ["device"],
         description="User traits stored in clear text; every other trait is encrypted at rest.",

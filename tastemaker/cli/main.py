@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tastemaker import __version__
-from tastemaker.cli import demo, evaluating, importing, keys, training
+from tastemaker.cli import demo, evaluating, importing, keys, segmenting, training
 from tastemaker.cli.context import CliState, console, fail, state
 from tastemaker.errors import TastemakerError
 
@@ -24,6 +24,7 @@ app.add_typer(importing.app, name="import")
 app.command("demo-data")(demo.demo_data)
 app.command("train")(training.train)
 app.command("evaluate")(evaluating.evaluate)
+app.command("segment")(segmenting.segment)
 
 
 @app.callback()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from tastemaker import __version__
 from tastemaker.config import Settings
@@ -14,7 +15,7 @@ from tastemaker.errors import ConfigurationError
 from tastemaker.service import errors, openapi
 from tastemaker.service.deps import KeyCache
 from tastemaker.service.limits import BodyLimit
-from tastemaker.service.routes import events, health, items, users
+from tastemaker.service.routes import events, health, items, profiles, segments, users
 from tastemaker.storage import DataStore, open_store
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         app.state.store = open_store(settings) if store is None else store
         try:
             check_startup(settings, app.state.store)
+            app.state.profiles = await run_in_threadpool(profiles.start, settings, app.state.store)
             yield
         finally:
             if own:
@@ -64,8 +66,9 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         app.state.store = store
     errors.install(app)
     openapi.install(app)
-    for module in (health, items, users, events):
+    for module in (health, items, users, profiles, events):
         app.include_router(module.router)
+    app.include_router(segments.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

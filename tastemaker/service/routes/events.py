@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -13,16 +14,26 @@ from tastemaker.catalog.records import AppendResult
 from tastemaker.catalog.validation import event_problems
 from tastemaker.config import Settings
 from tastemaker.errors import InvalidInput, PayloadTooLarge
+from tastemaker.profiles import ProfileUpdater
 from tastemaker.service.deps import NowDep, SettingsDep, StoreDep, WriteKey
 from tastemaker.service.openapi import json_body
+from tastemaker.service.routes import profiles as profile_routes
 from tastemaker.service.schemas import error_responses
 from tastemaker.storage import DataStore
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
-def ingest(body: bytes, store: DataStore, settings: Settings, now: datetime) -> AppendResult:
-    """Validate every row (structure, then vocabulary and bounds) and store the batch."""
+def ingest(
+    body: bytes,
+    store: DataStore,
+    settings: Settings,
+    now: datetime,
+    profiles: ProfileUpdater | None = None,
+) -> AppendResult:
+    """Validate every row (structure, then vocabulary and bounds), store the batch, then fold
+    it into the online profiles (which skip the retried events they have already seen)."""
     rows, problems = parse_rows(body, "events", Event)
     size = len(rows) + len({p.index for p in problems})
     if size > settings.max_batch_events:
@@ -38,7 +49,15 @@ def ingest(body: bytes, store: DataStore, settings: Settings, now: datetime) -> 
         raise InvalidInput(
             f"{bad_rows} event(s) of the batch are invalid; nothing was stored", problems
         )
-    return store.events.append([e for _, e in rows], now)
+    events = [e for _, e in rows]
+    result = store.events.append(events, now)
+    if profiles is not None:
+        try:
+            profiles.apply(events, now)
+        except Exception:
+            # The batch is durable: a 5xx would tell the client otherwise. A restart rebuilds.
+            log.exception("events stored, but updating the profiles failed")
+    return result
 
 
 @router.post(
@@ -58,4 +77,5 @@ async def post_events(
     request: Request, store: StoreDep, settings: SettingsDep, now: NowDep, _: WriteKey
 ) -> AppendResult:
     body = await request.body()
-    return await run_in_threadpool(ingest, body, store, settings, now)
+    profiles = profile_routes.current(request)
+    return await run_in_threadpool(ingest, body, store, settings, now, profiles)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from tastemaker.catalog.items import Item, ItemBatch
 from tastemaker.catalog.records import ItemRecord, UpsertResult
 from tastemaker.errors import NotFound, PayloadTooLarge
 from tastemaker.service.deps import NowDep, ReadKey, SettingsDep, StoreDep, WriteKey
+from tastemaker.service.routes import profiles
 from tastemaker.service.routes.common import IdPath, same_id
 from tastemaker.service.schemas import error_responses
 
@@ -22,10 +23,17 @@ _AUTH = (401, 403, 503)
     summary="Create or replace one item",
 )
 def put_item(
-    item_id: IdPath, item: Item, response: Response, store: StoreDep, now: NowDep, _: WriteKey
+    item_id: IdPath,
+    item: Item,
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    now: NowDep,
+    _: WriteKey,
 ) -> ItemRecord:
     same_id(item_id, item.id)
     result = store.items.upsert([item], now)
+    profiles.index_items(request, [item])
     if result.created:
         response.status_code = status.HTTP_201_CREATED
     stored = store.items.get(item_id)
@@ -40,14 +48,21 @@ def put_item(
     summary="Create or replace a batch of items, all or nothing",
 )
 def post_items(
-    batch: ItemBatch, store: StoreDep, settings: SettingsDep, now: NowDep, _: WriteKey
+    batch: ItemBatch,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: WriteKey,
 ) -> UpsertResult:
     if len(batch.items) > settings.max_batch_items:
         raise PayloadTooLarge(
             f"items: a batch holds at most {settings.max_batch_items} items, "
             f"this one has {len(batch.items)}"
         )
-    return store.items.upsert(batch.items, now)
+    result = store.items.upsert(batch.items, now)
+    profiles.index_items(request, batch.items)
+    return result
 
 
 @router.get(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from tastemaker.catalog.records import EventRecord, UpsertResult, UserRecord
 from tastemaker.catalog.users import User, UserBatch
 from tastemaker.errors import NotFound, PayloadTooLarge
 from tastemaker.service.deps import AdminKey, NowDep, ReadKey, SettingsDep, StoreDep, WriteKey
+from tastemaker.service.routes import profiles
 from tastemaker.service.routes.common import IdPath, same_id
 from tastemaker.service.schemas import ErasureReport, error_responses
 
@@ -87,8 +88,11 @@ def get_user_events(
     responses=error_responses(*_AUTH, 404, 422),
     summary="Erase a user from every table (right to erasure)",
 )
-def erase_user(user_id: IdPath, store: StoreDep, _: AdminKey) -> ErasureReport:
+def erase_user(user_id: IdPath, request: Request, store: StoreDep, _: AdminKey) -> ErasureReport:
     removed = store.users.erase(user_id)
-    if removed is None:
+    # The online profile goes too, so a returning id starts from nothing.
+    updater = profiles.current(request)
+    forgotten = updater.forget(user_id) if updater is not None else False
+    if removed is None and not forgotten:
         raise NotFound(f"no user with id {user_id!r}")
-    return ErasureReport(user_id=user_id, removed=removed)
+    return ErasureReport(user_id=user_id, removed=removed or {})
