@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 	$(TM) init
 	$(TM) demo-data --load
 	$(TM) train
+	$(TM) segment
 	$(TM) serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test
