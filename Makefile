@@ -28,8 +28,8 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(TM) init
 	$(TM) demo-data --load
-	$(TM) train
 	$(TM) segment
+	$(TM) train
 	$(TM) serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test

@@ -10,10 +10,15 @@ full ranking over the catalog, each user's training items excluded.
 Reference NDCG@10 (chronological protocol, same split, tuned on validation): independent runs
 of implicit 0.7, LightFM 1.17 and a numpy EASE.
 
+Then (``--part segments``, see ``accuracy_segments.py``) it compares per-segment models with the
+global ones on MovieLens (K-Means segments over genre shares) and on the built-in sample data
+(planted and fitted segments).
+
 Run from the repository root::
 
     .venv/bin/python bench/accuracy.py --data ../shared/data/ml-latest-small \\
-        [--models ease,als] [--protocol chronological|random|both] [--no-tune]
+        [--models ease,als] [--protocol chronological|random|both] [--no-tune] \\
+        [--part all|models|segments] [--segment-k auto,5,10] [--segmenter auto|tastemaker|sklearn]
 """
 
 from __future__ import annotations
@@ -46,6 +51,10 @@ from tastemaker.config import FeedbackClass, ModelSpec
 from tastemaker.models.data import FEEDBACK
 from tastemaker.training.evaluation_run import EvaluationRun, run_evaluation
 from tastemaker.training.tuning import Step
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# A sibling script, not a package: importable once its folder is on the path.
+import accuracy_segments
 
 # Compact grids: the whole bench (both protocols, every model tuned) runs in minutes on two
 # cores. Each grid brackets the values that win on this data set.
@@ -242,7 +251,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-tune", action="store_true", help="score the default parameters, no grid search"
     )
+    parser.add_argument(
+        "--part",
+        choices=("all", "models", "segments"),
+        default="all",
+        help="every model on MovieLens (models), per-segment against global (segments), or both",
+    )
+    parser.add_argument(
+        "--segment-k",
+        default="auto,5,10",
+        help="MovieLens segmentations to compare on: 'auto' (by silhouette) or numbers of segments",
+    )
+    parser.add_argument(
+        "--segmenter",
+        choices=("auto", "tastemaker", "sklearn"),
+        default="auto",
+        help="K-Means through tastemaker.profiles.segments or scikit-learn (auto: the former "
+        "when importable)",
+    )
+    parser.add_argument("--sample-users", type=int, default=1200)
+    parser.add_argument("--sample-items", type=int, default=3000)
     args = parser.parse_args(argv)
+    segment_ks = [None if k.strip() == "auto" else int(k) for k in args.segment_k.split(",")]
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -259,9 +289,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{feedback[Columns.USER].nunique():,} users · {len(items):,} movies"
     )
     started = time.perf_counter()
-    for protocol in protocols:
-        run, seconds = run_protocol(feedback, items, models, protocol, not args.no_tune)
-        console.print(table(run, seconds))
+    if args.part in ("all", "models"):
+        for protocol in protocols:
+            run, seconds = run_protocol(feedback, items, models, protocol, not args.no_tune)
+            console.print(table(run, seconds))
+    if args.part in ("all", "segments"):
+        with status.status("per-segment models") as spinner:
+            accuracy_segments.run(
+                (feedback, items),
+                segment_ks,
+                args.segmenter,
+                args.sample_users,
+                args.sample_items,
+                # Wide tables: a terminal or a pipe narrower than this would fold them.
+                Console(width=max(console.width, 132)).print,
+                lambda message: spinner.update(message),
+            )
     console.print(f"total {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -132,7 +132,9 @@ class FeedbackPolicy(_Strict):
 class ModelSpec(_Strict):
     """One configured model: which recommender, its parameters and the grid to tune over."""
 
-    model: str = Field(description="A model name: popularity, item_knn, ease, als, content")
+    model: str = Field(
+        description="A model name: popularity, item_knn, ease, als, content, segmented"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     search: dict[str, list[Any]] = Field(
         default_factory=dict, description="Parameter grid for `tastemaker evaluate --tune`"
@@ -152,6 +154,9 @@ def _default_models() -> dict[str, ModelSpec]:
             search={"factors": [64, 128], "regularization": [5.0, 15.0, 30.0], "alpha": [0.5, 1.0]},
         ),
         "content": ModelSpec(model="content"),
+        "trending_by_segment": ModelSpec(
+            model="popularity", params={"half_life_days": 7.0, "by_segment": True}
+        ),
     }
 
 

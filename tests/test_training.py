@@ -104,3 +104,25 @@ def test_bad_parameters_fail_before_any_work(store: DataStore, settings: Setting
     with pytest.raises(ConfigurationError, match="l2"):
         train(store, bad, NOW, ["x"])
     assert store.models.versions() == []
+
+
+def test_segment_aware_models_train_with_the_active_segmentation(
+    filled: DataStore, settings: Settings
+) -> None:
+    from tastemaker.profiles.segments import SegmentationConfig, segment_store
+
+    segment_store(filled, settings, SegmentationConfig(method="kmeans"), NOW)
+    [outcome] = train(filled, settings, NOW, ["trending_by_segment"])
+    assert outcome.activated
+    model = Recommender.from_bytes(filled.models.blob("trending_by_segment", 1))
+    sample = generate_sample(SMALL)
+    by_segment: dict[str, list[str]] = {}
+    for user, planted in sample.segments.items():
+        key = filled.snapshot.user_key(user)
+        by_segment.setdefault(planted, []).append(key)
+    firsts = {
+        planted: tuple(model.recommend(users[:1], k=3, exclude_seen=False)[Columns.ITEM])
+        for planted, users in by_segment.items()
+    }
+    # Different planted segments get different lists (plain trending would give one list).
+    assert len(set(firsts.values())) > 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,11 +23,14 @@ from rich.progress import (
 from rich.table import Table
 
 from tastemaker.cli.context import console, fail, state
+from tastemaker.config import Settings
 from tastemaker.errors import TastemakerError
 from tastemaker.evaluation.html import headline_k, render_html
 from tastemaker.evaluation.report import ACTIVITY_LABELS
 from tastemaker.models.data import classify_events
+from tastemaker.storage.base import DataStore
 from tastemaker.training.evaluation_run import DEFAULT_KS, EvaluationRun, run_evaluation
+from tastemaker.training.holdout import UNSEGMENTED
 from tastemaker.training.tuning import DEFAULT_METRIC, MAX_GRID, Step
 
 
@@ -71,14 +76,39 @@ def evaluate(
             "--out", file_okay=False, help="Where evaluation.json and evaluation.html are written"
         ),
     ] = Path("reports"),
+    segments: Annotated[
+        Path | None,
+        typer.Option(
+            "--segments",
+            dir_okay=False,
+            help="User → segment labels for a per-segment breakdown: JSON Lines of "
+            '{"user_id": …, "segment": …} (as `demo-data --out` writes segments.jsonl) or a CSV '
+            "with user_id and segment columns",
+            show_default=False,
+        ),
+    ] = None,
+    by_segment: Annotated[
+        bool,
+        typer.Option(
+            "--by-segment/--no-by-segment",
+            help="Without --segments: break the scores down by the active segmentation "
+            "(`tastemaker segment`) when there is one",
+        ),
+    ] = True,
 ) -> None:
     """Measure the configured models on a holdout of the store's events and write a report.
 
     Every model is fitted on the same training part and scored on the same held-out part with a
     full ranking (each user's training items excluded). With --tune, the parameters are chosen
     on a validation split carved from the training part; the test part is used once.
+    Every score is also broken down per segment — by the labels of --segments, else by the
+    active segmentation when there is one — and per-segment models (`segmented`, popularity
+    with `by_segment`) train on those labels.
     """
     ks = tuple(k) if k else DEFAULT_KS
+    now = datetime.now(UTC)
+    labels = read_segments(segments) if segments is not None else None
+    source = str(segments) if segments is not None else None
     try:
         st = state(ctx)
         settings = st.settings()
@@ -87,6 +117,15 @@ def evaluate(
             with console.status("reading the store"):
                 events = store.snapshot.events()
                 items = store.snapshot.items()
+                # The snapshot names users by their pseudonymous key, never the external id.
+                keyed = (
+                    {store.snapshot.user_key(u): label for u, label in labels.items()}
+                    if labels is not None
+                    else None
+                )
+            if keyed is None and by_segment:
+                with console.status("labelling users by the active segmentation"):
+                    keyed, source = registry_segments(store, settings, now)
         finally:
             store.close()
         feedback = classify_events(events, settings.feedback)
@@ -125,12 +164,16 @@ def evaluate(
                 min_interactions=cfg.min_user_interactions,
                 max_grid=max_grid,
                 progress=show,
-                now=datetime.now(UTC),
+                now=now,
+                segments=keyed,
+                segment_source=source,
             )
     except TastemakerError as exc:
         raise fail(exc) from exc
     console.print(_summary(run))
     console.print(_activity(run))
+    if any(m.result is not None and m.result.score.by_segment for m in run.models):
+        console.print(_segments(run))
     for m in run.models:
         if m.result is not None and m.result.tuning is not None:
             t = m.result.tuning
@@ -220,6 +263,93 @@ def _activity(run: EvaluationRun) -> Table:
             ),
         )
     return table
+
+
+def _segments(run: EvaluationRun) -> Table:
+    """NDCG@k per segment (rows) and model (columns): segments outnumber models less often."""
+    k = headline_k(run.ks)
+    scored = [
+        (m.name, m.result.score.by_segment)
+        for m in run.models
+        if m.result is not None and m.result.score.by_segment
+    ]
+    table = Table(
+        "segment",
+        title=f"NDCG@{k} by segment (test users)",
+        box=None,
+        pad_edge=False,
+        caption=f"labels from {escape(run.segment_source or '?')}; "
+        f"{UNSEGMENTED}: test users without a label",
+    )
+    table.add_column("users", justify="right")
+    for name, _ in scored:
+        table.add_column(escape(name), justify="right", overflow="fold")
+    for g in dict.fromkeys(g for _, groups in scored for g in groups):
+        rows = [groups.get(g) for _, groups in scored]
+        users = next((f"{int(r['users']):,}" for r in rows if r is not None), "-")
+        cells = [_fmt(r.get(f"ndcg@{k}")) if r is not None else "-" for r in rows]
+        table.add_row(escape(g), users, *cells)
+    return table
+
+
+def registry_segments(
+    store: DataStore, settings: Settings, now: datetime
+) -> tuple[dict[str, str] | None, str | None]:
+    """User key → segment name by the active ``segments`` version, and a description of it.
+
+    ``(None, None)`` when no segmentation was saved. Users the segmentation leaves unsegmented
+    (DBSCAN noise) get no label.
+    """
+    # Imported here: evaluating without a segmentation needs none of it.
+    from tastemaker.profiles.segments import UNSEGMENTED_NAME, label_store, load_segmentation
+
+    found = load_segmentation(store)
+    if found is None:
+        return None, None
+    record, segmentation = found
+    names = label_store(store, settings, segmentation, now)
+    labels = {
+        str(user): str(name)
+        for user, name in names.items()
+        if name is not None and name != UNSEGMENTED_NAME
+    }
+    return labels, f"segments v{record.version} ({segmentation.method}, k = {segmentation.k})"
+
+
+def read_segments(path: Path) -> dict[str, str]:
+    """User id → segment label from a JSON Lines or CSV file (see ``--segments``).
+
+    Raises
+    ------
+    typer.Exit
+        The file cannot be read or a row lacks ``user_id`` or ``segment``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot read the segments file {path}: {exc.strerror or exc}") from exc
+    rows: list[dict[str, object]]
+    try:
+        if path.suffix.lower() == ".csv":
+            rows = list(csv.DictReader(text.splitlines()))
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (json.JSONDecodeError, csv.Error) as exc:
+        raise fail(f"{path} is not JSON Lines or CSV: {exc}") from exc
+    out: dict[str, str] = {}
+    for n, row in enumerate(rows, start=1):
+        user = row.get("user_id") if isinstance(row, dict) else None
+        label = row.get("segment") if isinstance(row, dict) else None
+        if user is None or label is None or str(label) == "":
+            raise fail(
+                f"{path}, row {n}: every row needs a user_id and a segment "
+                '(JSON Lines: {"user_id": "u1", "segment": "Sports Fans"}; CSV: a header '
+                "user_id,segment)"
+            )
+        out[str(user)] = str(label)
+    if not out:
+        raise fail(f"{path} holds no segment labels")
+    return out
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -78,8 +78,9 @@ def render_html(run: Mapping[str, Any], title: str = "Tastemaker offline evaluat
     run
         ``EvaluationRun.as_dict()`` (or ``evaluation.json`` read back): ``protocol``, ``ks``,
         ``data`` and ``models``, each model with ``name``, ``model``, ``metrics``
-        (``{"metric@k": value}``) and optionally ``params``, ``by_activity``, ``fit_seconds``,
-        ``ms_per_1000_users``, ``tuning`` and ``error``. Missing parts are left out.
+        (``{"metric@k": value}``) and optionally ``params``, ``by_activity``, ``by_segment``,
+        ``fit_seconds``, ``ms_per_1000_users``, ``tuning`` and ``error``; the run optionally
+        ``segment_source``. Missing parts are left out.
     title
         The page title.
 
@@ -105,6 +106,7 @@ def render_html(run: Mapping[str, Any], title: str = "Tastemaker offline evaluat
         _failed(failed),
         _charts(models, ks),
         _activity(models, k),
+        _segments(models, k, run.get("segment_source")),
         _tuning(models),
         _details(models, ks),
         "</body></html>",
@@ -255,25 +257,61 @@ def _charts(models: Sequence[Mapping[str, Any]], ks: Sequence[int]) -> str:
 
 
 def _activity(models: Sequence[Mapping[str, Any]], k: int) -> str:
+    return _breakdown(
+        models,
+        k,
+        "by_activity",
+        "By user activity",
+        "Users with &lt; 5 (cold), 5–19 (warm) and ≥ 20 (heavy) training interactions.",
+        ACTIVITY_LABELS,
+    )
+
+
+def _segments(models: Sequence[Mapping[str, Any]], k: int, source: Any) -> str:
+    origin = f" (labels: {escape(str(source))})" if source else ""
+    return _breakdown(
+        models,
+        k,
+        "by_segment",
+        "By segment",
+        f"Test users by their segment{origin}; users without one are “unsegmented”. A "
+        "segment's figure rests on its own users only, so small segments move a lot by chance.",
+        (),
+    )
+
+
+def _breakdown(
+    models: Sequence[Mapping[str, Any]],
+    k: int,
+    field: str,
+    heading: str,
+    note: str,
+    order: Sequence[str],
+) -> str:
+    """A chart and a table of NDCG@k per group of test users (``field`` of each model).
+
+    Groups come in ``order`` first, then the others in the order the first model lists them.
+    ``note`` is HTML.
+    """
     key = f"ndcg@{k}"
-    with_groups = [m for m in models if m.get("by_activity")]
+    with_groups = [m for m in models if m.get(field)]
     if not with_groups:
         return ""
-    present = {str(g) for m in with_groups for g in m["by_activity"]}
-    labels = [g for g in ACTIVITY_LABELS if g in present]
-    labels += sorted(present - set(labels))
+    present = list(dict.fromkeys(str(g) for m in with_groups for g in m[field]))
+    labels = [g for g in order if g in present]
+    labels += [g for g in present if g not in labels]
     series = [
         Series(
             str(m.get("name", "?")),
-            [(j, _num((m["by_activity"].get(g) or {}).get(key))) for j, g in enumerate(labels)],
+            [(j, _num((m[field].get(g) or {}).get(key))) for j, g in enumerate(labels)],
         )
         for m in with_groups
     ]
     group_names = []
     for g in labels:
-        users = _num((with_groups[0]["by_activity"].get(g) or {}).get("users"))
+        users = _num((with_groups[0][field].get(g) or {}).get("users"))
         group_names.append(g if users is None else f"{g} ({int(users):,} users)")
-    chart = bar_chart(f"NDCG@{k} by user activity", group_names, series)
+    chart = bar_chart(f"NDCG@{k} {heading[0].lower()}{heading[1:]}", group_names, series)
     head = "".join(f"<th>{escape(g)}</th>" for g in group_names)
     rows = "".join(
         f"<tr><td>{_swatch(i)}{escape(s.name)}</td>"
@@ -282,8 +320,7 @@ def _activity(models: Sequence[Mapping[str, Any]], k: int) -> str:
         for i, s in enumerate(series)
     )
     return (
-        f'<h2>By user activity</h2><p class="meta">Users with &lt; 5 (cold), 5–19 (warm) and '
-        f"≥ 20 (heavy) training interactions.</p>{chart}"
+        f'<h2>{escape(heading)}</h2><p class="meta">{note}</p>{chart}'
         f"<table><thead><tr><th>NDCG@{k}</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
 

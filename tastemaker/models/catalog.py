@@ -13,6 +13,7 @@ MODELS: dict[str, str] = {
     "ease": "tastemaker.models.ease:EASE",
     "als": "tastemaker.models.als:ALS",
     "content": "tastemaker.models.content:ContentBased",
+    "segmented": "tastemaker.models.segmented:SegmentedRecommender",
 }
 
 

@@ -6,7 +6,7 @@ every model works on the matrices it holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,6 +173,9 @@ class Dataset:
         models that need time (trending).
     items
         Item features, or ``None`` when only interactions are known.
+    user_segments
+        The segment label of every user (str, aligned with ``user_ids``; ``""`` for a user
+        without one), or ``None`` when no segmentation is attached: see :meth:`with_segments`.
     """
 
     user_ids: Ids
@@ -181,6 +184,7 @@ class Dataset:
     negatives: sp.csr_matrix
     interactions: pd.DataFrame
     items: ItemFeatures | None = None
+    user_segments: np.ndarray | None = None
     _user_index: dict[str, int] = field(default_factory=dict, repr=False)
     _item_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -205,6 +209,73 @@ class Dataset:
         """Internal indices, ``-1`` for items not in the data."""
         get = self._item_index.get
         return np.fromiter((get(i, -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+
+    def with_segments(self, segments: Mapping[str, object] | pd.Series) -> Dataset:
+        """A copy with a segment label per user (see :attr:`user_segments`).
+
+        Parameters
+        ----------
+        segments
+            User id → segment label (labels are turned into strings, so the integer labels of a
+            clustering work too). Users missing from it, or mapped to ``None``, NaN or ``""``,
+            get ``""``: no segment. Ids of users not in the data are ignored.
+
+        Returns
+        -------
+        Dataset
+            The same matrices, interactions and items (shared, not copied) with
+            ``user_segments`` set; ``self`` is unchanged.
+
+        Examples
+        --------
+        >>> ds = Dataset.from_interactions(pd.DataFrame({"user_id": ["u", "v", "w"],
+        ...                                              "item_id": ["a", "b", "a"]}))
+        >>> ds.with_segments({"u": 1, "w": "sports", "x": 2}).user_segments.tolist()
+        ['1', '', 'sports']
+        >>> ds.user_segments is None
+        True
+        """
+        lookup = segments.to_dict() if isinstance(segments, pd.Series) else segments
+        get = lookup.get
+        text = np.array([_label(get(u)) for u in self.user_ids.tolist()], dtype=str)
+        return Dataset(
+            user_ids=self.user_ids,
+            item_ids=self.item_ids,
+            positives=self.positives,
+            negatives=self.negatives,
+            interactions=self.interactions,
+            items=self.items,
+            user_segments=text,
+        )
+
+    def subset_users(self, rows: Sequence[int] | np.ndarray) -> Dataset:
+        """The users at internal indices ``rows`` (in that order) with every item kept.
+
+        Item ids, the catalog and item features stay as they are, so a model fitted on the
+        subset scores the same item columns as one fitted on the whole.
+
+        >>> ds = Dataset.from_interactions(pd.DataFrame({"user_id": ["u", "v", "v"],
+        ...                                              "item_id": ["a", "b", "c"]}))
+        >>> sub = ds.subset_users([1])
+        >>> sub.user_ids.tolist(), sub.n_items, sub.positives.toarray().tolist()
+        (['v'], 3, [[0.0, 1.0, 1.0]])
+        """
+        idx = np.asarray(rows, dtype=np.int64)
+        new_index = np.full(self.n_users, -1, dtype=np.int64)
+        new_index[idx] = np.arange(len(idx))
+        inter = self.interactions
+        users = new_index[inter[Columns.USER].to_numpy(dtype=np.int64)]
+        keep = users >= 0
+        interactions = inter[keep].assign(**{Columns.USER: users[keep]}).reset_index(drop=True)
+        return Dataset(
+            user_ids=self.user_ids[idx],
+            item_ids=self.item_ids,
+            positives=sp.csr_matrix(self.positives[idx]),
+            negatives=sp.csr_matrix(self.negatives[idx]),
+            interactions=interactions,
+            items=self.items,
+            user_segments=None if self.user_segments is None else self.user_segments[idx],
+        )
 
     @classmethod
     def from_events(
@@ -286,3 +357,10 @@ class Dataset:
             interactions=interactions,
             items=feats,
         )
+
+
+def _label(value: object) -> str:
+    """A segment label as text; ``""`` for none (``None``, NaN)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)

@@ -3,6 +3,8 @@
 Every model is fitted on the same training part and scored on the same test part; with tuning,
 each model's grid is searched on the same validation split carved from the training part. The
 result is plain data (:meth:`EvaluationRun.as_dict`) that the JSON and HTML reports are made of.
+Given segment labels, every model's score is also broken down per segment of the test users and
+per-segment models train on them.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class EvaluationRun:
     data: DataSummary
     models: tuple[ModelEvaluation, ...]
     created_at: datetime | None = None
+    segment_source: str | None = None
+    """Where the segment labels came from, when there were any (e.g. ``"segments v3"``)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values: no ``NaN`` (it becomes ``null``), no numpy scalars."""
@@ -111,6 +115,7 @@ class EvaluationRun:
             "test_fraction": self.test_fraction,
             "min_interactions": self.min_interactions,
             "data": self.data.as_dict(),
+            **({"segment_source": self.segment_source} if self.segment_source else {}),
             "models": [m.as_dict() for m in self.models],
         }
         cleaned: dict[str, Any] = to_plain(plain)
@@ -156,6 +161,8 @@ def run_evaluation(
     max_grid: int = MAX_GRID,
     progress: StepCallback | None = None,
     now: datetime | None = None,
+    segments: Mapping[str, str] | None = None,
+    segment_source: str | None = None,
 ) -> EvaluationRun:
     """Evaluate the named models (all of ``models`` by default) on one holdout.
 
@@ -182,6 +189,12 @@ def run_evaluation(
         Told before every fit, per model.
     now
         Recorded as the run's time.
+    segments
+        User id (as in ``feedback``) → segment label: models train with the labels (see
+        :meth:`Dataset.with_segments`) and each score gets a ``by_segment`` breakdown. ``None``
+        (the default) or an empty mapping: no segmentation, no breakdown.
+    segment_source
+        Where ``segments`` came from, for the report (default ``"given"`` when there are any).
 
     Returns
     -------
@@ -215,6 +228,7 @@ def run_evaluation(
         test_fraction=test_fraction,
         min_interactions=min_interactions,
         seed=seed,
+        segments=segments or None,
     )
     if holdout.test.empty:
         raise ConfigurationError(
@@ -261,6 +275,7 @@ def run_evaluation(
         data=_summary(feedback, holdout, data, validation),
         models=tuple(results),
         created_at=now,
+        segment_source=(segment_source or "given") if segments else None,
     )
 
 

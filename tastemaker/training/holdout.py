@@ -5,12 +5,16 @@ The protocol is the one the benchmarks quote: per user, the last (``chronologica
 held out; every item of the training data is a candidate and each user's training items are
 excluded (full ranking). Held-out rows whose (user, item) pair already occurs in training are
 dropped by default, because a recommender that excludes seen items can never hit them.
+
+With segment labels (user → segment, e.g. from the active segmentation) the training data carries
+them (:meth:`Dataset.with_segments`, for per-segment models) and every score is repeated per
+segment of the test users.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,6 +37,9 @@ from tastemaker.models.data import FEEDBACK, Dataset
 Protocol = Literal["chronological", "random"]
 PROTOCOLS: tuple[Protocol, ...] = ("chronological", "random")
 
+UNSEGMENTED = "unsegmented"
+"""The group of test users without a segment label in the per-segment breakdown."""
+
 
 @dataclass(frozen=True)
 class Holdout:
@@ -41,6 +48,7 @@ class Holdout:
     ``test`` holds only positive feedback: what the user went on to like is what counts as
     relevant; negative and other feedback in the test period stays unseen by the model. Both
     parts keep the input frame's index, so every row can be traced back to its event.
+    ``segments`` maps users to segment labels when a segmentation is known (``None``: none).
 
     Examples
     --------
@@ -62,6 +70,7 @@ class Holdout:
     min_interactions: int = 5
     seed: int = 0
     drop_seen: bool = True
+    segments: Mapping[str, str] | None = None
 
     @classmethod
     def split(
@@ -74,6 +83,7 @@ class Holdout:
         min_interactions: int = 5,
         seed: int = 0,
         drop_seen: bool = True,
+        segments: Mapping[str, str] | None = None,
     ) -> Holdout:
         """Split classified events per user.
 
@@ -92,6 +102,9 @@ class Holdout:
             Seed of the random protocol (unused by the chronological one).
         drop_seen
             Drop held-out rows whose (user, item) pair occurs in the training part.
+        segments
+            User id (as in ``feedback``) → segment label, or ``None``. Users missing from it
+            have no segment.
         """
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
@@ -112,6 +125,7 @@ class Holdout:
             min_interactions=min_interactions,
             seed=seed,
             drop_seen=drop_seen,
+            segments=segments,
         )
 
     def validation(
@@ -150,11 +164,32 @@ class Holdout:
             min_interactions=minimum,
             seed=chosen_seed,
             drop_seen=self.drop_seen,
+            segments=self.segments,
         )
 
     def dataset(self) -> Dataset:
-        """The training part as a :class:`Dataset` (the whole item frame is its catalog)."""
-        return Dataset.from_feedback(self.train, self.items)
+        """The training part as a :class:`Dataset` (the whole item frame is its catalog), with
+        the segment labels when there are any."""
+        data = Dataset.from_feedback(self.train, self.items)
+        return data if self.segments is None else data.with_segments(self.segments)
+
+    def segment_of(self, users: Sequence[str]) -> pd.Categorical[str] | None:
+        """Each user's segment label (:data:`UNSEGMENTED` without one), or ``None`` without a
+        segmentation. Categories: the labels sorted, then ``UNSEGMENTED`` when it occurs.
+
+        >>> frame = pd.DataFrame({"user_id": ["u"], "item_id": ["a"], "weight": 1.0,
+        ...                       "feedback": "positive", "timestamp": [0]})
+        >>> holdout = Holdout.split(frame, segments={"v": "Sports Fans"})
+        >>> holdout.segment_of(["v", "u"]).tolist()
+        ['Sports Fans', 'unsegmented']
+        """
+        if self.segments is None:
+            return None
+        get = self.segments.get
+        labels = [str(get(u) or "") or UNSEGMENTED for u in users]
+        named = sorted({label for label in labels if label != UNSEGMENTED})
+        order = [*named, UNSEGMENTED] if UNSEGMENTED in labels else named
+        return pd.Categorical(labels, categories=order)
 
 
 def _positive(frame: pd.DataFrame) -> pd.DataFrame:
@@ -197,6 +232,8 @@ class ModelScore:
     fit_seconds: float
     ms_per_1000_users: float
     extra: dict[str, Any] = field(default_factory=dict)
+    by_segment: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Every metric per segment of the test users (with ``"users"``), when segments are known."""
 
     def metric(self, key: str) -> float:
         """The mean of ``"metric@k"`` over the test users, e.g. ``score.metric("ndcg@10")``."""
@@ -214,6 +251,7 @@ class ModelScore:
             "by_activity": self.by_activity,
             "fit_seconds": self.fit_seconds,
             "ms_per_1000_users": self.ms_per_1000_users,
+            **({"by_segment": self.by_segment} if self.by_segment else {}),
             **self.extra,
         }
 
@@ -231,7 +269,8 @@ def score_model(
     training items excluded. Coverage is the share of those candidates that appear in any list;
     novelty is the mean ``-log2`` of the share of training users who interacted with a
     recommended item. ``by_activity`` repeats every metric for the users with few (``cold``),
-    some (``warm``) and many (``heavy``) training items.
+    some (``warm``) and many (``heavy``) training items; ``by_segment`` per segment of the test
+    users when ``holdout.segments`` is set (users without a label form ``"unsegmented"``).
 
     Parameters
     ----------
@@ -277,6 +316,11 @@ def score_model(
     counts = np.asarray(data.positives.getnnz(axis=1))[data.user_index(list(users))]
     by_group = evaluate_groups(rec_array, relevant, activity_buckets(counts), ks, **options)
     by_activity = {str(g): r.as_dict() | {"users": r.n_evaluated} for g, r in by_group.items()}
+    by_segment: dict[str, dict[str, float]] = {}
+    segments = holdout.segment_of(list(users))
+    if segments is not None and len(users):
+        by_seg = evaluate_groups(rec_array, relevant, segments, ks, **options)
+        by_segment = {str(g): r.as_dict() | {"users": r.n_evaluated} for g, r in by_seg.items()}
     return ModelScore(
         name=name,
         model=spec.model,
@@ -285,6 +329,7 @@ def score_model(
         by_activity=by_activity,
         fit_seconds=fit_seconds,
         ms_per_1000_users=1000.0 * rec_seconds * 1000.0 / max(len(users), 1),
+        by_segment=by_segment,
     )
 
 

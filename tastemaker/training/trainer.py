@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from tastemaker.config import Settings
+from tastemaker.config import ModelSpec, Settings
 from tastemaker.errors import ConfigurationError, FieldProblem, InvalidInput
 from tastemaker.models.catalog import model_class
 from tastemaker.models.data import Dataset, classify_events
@@ -83,14 +83,21 @@ def train(
         raise ConfigurationError(
             "there are no usable events to train on: import events or run `tastemaker demo-data`"
         )
+    labels = None
+    if any(_uses_segments(cfg.models[n]) for n in chosen):
+        say("labelling users by the active segmentation")
+        labels = segment_labels(store, settings, now)
     holdout = Holdout.split(
         snap.feedback,
         snap.items,
         test_fraction=cfg.test_fraction,
         min_interactions=cfg.min_user_interactions,
+        segments=labels,
     )
     train_data = holdout.dataset()
     full_data = Dataset.from_feedback(snap.feedback, snap.items)
+    if labels is not None:
+        full_data = full_data.with_segments(labels)
     outcomes = []
     for name in chosen:
         spec = cfg.models[name]
@@ -114,6 +121,22 @@ def train(
         )
         outcomes.append(TrainOutcome(name, version, score, activated, reason))
     return outcomes
+
+
+def _uses_segments(spec: ModelSpec) -> bool:
+    return spec.model == "segmented" or bool(spec.params.get("by_segment"))
+
+
+def segment_labels(store: DataStore, settings: Settings, now: datetime) -> dict[str, str] | None:
+    """Every user's segment by the active segmentation (``None`` when none is trained)."""
+    from tastemaker.profiles.segments.registry import load_segmentation
+    from tastemaker.profiles.segments.training import label_store
+
+    loaded = load_segmentation(store)
+    if loaded is None:
+        return None
+    _, segmentation = loaded
+    return {str(k): str(v) for k, v in label_store(store, settings, segmentation, now).items()}
 
 
 def _gate(
