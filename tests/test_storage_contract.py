@@ -296,3 +296,10 @@ def test_key_secret_is_not_stored(store: DataStore) -> None:
 
 def test_ping(store: DataStore) -> None:
     store.ping()
+
+
+def test_item_get_many(store: DataStore) -> None:
+    store.items.upsert([Item(id=f"g{n}", title=str(n)) for n in range(3)], NOW)
+    got = store.items.get_many(["g2", "nope", "g0", "g2"])
+    assert sorted(i.id for i in got) == ["g0", "g2"]
+    assert store.items.get_many([]) == []

@@ -58,7 +58,7 @@ Assign = Callable[[Profile], str | None]
 
 MISSING_ITEM_TTL = 300.0
 """Seconds an item id the catalog did not know is not looked up again."""
-LOOKUPS_PER_BATCH = 8
+LOOKUPS_PER_BATCH = 64
 """Items unknown to the index :meth:`ProfileUpdater.apply` looks up in the store per batch."""
 _MAX_MISSING = 100_000
 
@@ -365,18 +365,18 @@ class ProfileUpdater:
         if not unknown:
             return
         now = time.monotonic()
-        for item_id in unknown:
-            if self._missing_items.get(item_id, 0.0) > now:
-                continue
-            if limit is not None:
-                if limit <= 0:
-                    break  # the rest are tried with a later batch
-                limit -= 1
-            record = self.store.items.get(item_id)
-            if record is not None:
-                index.put([record])
-                self._missing_items.pop(item_id, None)
-            else:
+        wanted = [i for i in unknown if self._missing_items.get(i, 0.0) <= now]
+        if limit is not None:
+            wanted = wanted[:limit]  # the rest are tried with a later batch
+        if not wanted:
+            return
+        found = self.store.items.get_many(wanted)  # one round trip for all of them
+        index.put(found)
+        for record in found:
+            self._missing_items.pop(record.id, None)
+        known = {r.id for r in found}
+        for item_id in wanted:
+            if item_id not in known:
                 if len(self._missing_items) >= _MAX_MISSING:
                     self._missing_items.clear()
                 self._missing_items[item_id] = now + MISSING_ITEM_TTL

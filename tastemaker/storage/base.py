@@ -33,6 +33,10 @@ class ItemRepository(ABC):
     def get(self, item_id: str) -> ItemRecord | None: ...
 
     @abstractmethod
+    def get_many(self, item_ids: Sequence[str]) -> list[ItemRecord]:
+        """The stored items among ``item_ids`` (in one round trip; unknown ids are skipped)."""
+
+    @abstractmethod
     def delete(self, item_id: str) -> bool:
         """Remove an item; ``False`` if there was none."""
 

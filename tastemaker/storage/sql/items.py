@@ -86,6 +86,14 @@ class SqlItems(ItemRepository):
             row = conn.execute(sa.select(t).where(t.c.external_id == item_id)).first()
         return _record(row) if row else None
 
+    def get_many(self, item_ids: Sequence[str]) -> list[ItemRecord]:
+        out: list[ItemRecord] = []
+        with read(self._engine) as conn:
+            for part in chunks(list(dict.fromkeys(item_ids))):
+                rows = conn.execute(sa.select(t).where(t.c.external_id.in_(part))).all()
+                out.extend(_record(r) for r in rows)
+        return out
+
     def delete(self, item_id: str) -> bool:
         with write(self._engine) as conn:
             return conn.execute(t.delete().where(t.c.external_id == item_id)).rowcount > 0
