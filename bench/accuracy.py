@@ -93,7 +93,7 @@ REFERENCE_NDCG10: dict[str, float] = {
 
 REFERENCE_ONLY = ("lightfm_warp", "bpr")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 status = Console(stderr=True)
 
 
