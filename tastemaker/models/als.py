@@ -60,7 +60,7 @@ def confidence_matrix(
     return net
 
 
-class ALS(Recommender):
+class ALS(Recommender[ALSConfig]):
     """Implicit-feedback matrix factorization; scores are ``user factors · item factors``.
 
     Explicit negatives enter training as preference 0 with high confidence. Similar items are
@@ -82,17 +82,12 @@ class ALS(Recommender):
     name = "als"
     Config = ALSConfig
 
-    @property
-    def _params(self) -> ALSConfig:
-        assert isinstance(self.config, ALSConfig)
-        return self.config
-
     def _fit(self, data: Dataset) -> None:
         # Imported here: loading and serving a fitted model needs numpy only.
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        cfg = self._params
+        cfg = self.config
         conf = confidence_matrix(data.positives, data.negatives, cfg.alpha, cfg.binary)
         # implicit's solver threads call BLAS; a BLAS thread pool underneath them oversubscribes
         # the cores and is many times slower (implicit warns about it).
@@ -122,7 +117,7 @@ class ALS(Recommender):
         factors = np.empty((len(users), self.item_factors_.shape[1]), dtype=np.float32)
         factors[~resolve] = self.user_factors_[users[~resolve]]
         if resolve.any():
-            cfg = self._params
+            cfg = self.config
             conf = confidence_matrix(positives[resolve], negatives[resolve], cfg.alpha, cfg.binary)
             factors[resolve] = self.solve_users(conf)
         # float64: a float32 product rounds differently with the batch's shape (BLAS picks
@@ -138,7 +133,7 @@ class ALS(Recommender):
         """
         y = self.item_factors_.astype(np.float64)
         if self._gram is None:
-            self._gram = y.T @ y + self._params.regularization * np.eye(y.shape[1])
+            self._gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
         n = confidences.shape[0]
         lhs = np.broadcast_to(self._gram, (n, *self._gram.shape)).copy()
         rhs = np.zeros((n, y.shape[1]))

@@ -12,7 +12,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -47,8 +47,11 @@ class ItemFilter:
     only_recommendable: bool = True
 
 
-class Recommender(ABC):
-    """Base of every recommender.
+ConfigT = TypeVar("ConfigT", bound=ModelConfig)
+
+
+class Recommender(ABC, Generic[ConfigT]):
+    """Base of every recommender, generic over its config type (``self.config`` is typed).
 
     Subclasses set ``name`` and ``Config`` and implement :meth:`_fit`, :meth:`_score` and
     :meth:`_state`/:meth:`_load_state`; :meth:`_similar` when they can compare items.
@@ -66,12 +69,14 @@ class Recommender(ABC):
         """Whether :meth:`similar_items` is supported."""
         return cls._similar is not Recommender._similar
 
-    def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
+    config: ConfigT
+
+    def __init__(self, config: ConfigT | None = None, **params: Any) -> None:
         if config is not None and params:
             raise TypeError("pass either a config or keyword parameters, not both")
         if config is None:
             try:
-                config = self.Config(**params)
+                config = cast(ConfigT, self.Config(**params))
             except ValidationError as exc:
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
@@ -91,7 +96,7 @@ class Recommender(ABC):
     def from_config(cls, config: dict[str, Any]) -> Self:
         if config.get("model") != cls.name:
             raise ValueError(f"config is for {config.get('model')!r}, not {cls.name!r}")
-        return cls(cls.Config.model_validate(config.get("params", {})))
+        return cls(cast(ConfigT, cls.Config.model_validate(config.get("params", {}))))
 
     # --- fitting ---------------------------------------------------------------------------
 
@@ -330,7 +335,7 @@ class Recommender(ABC):
         return buf.getvalue()
 
     @staticmethod
-    def from_bytes(blob: bytes) -> Recommender:
+    def from_bytes(blob: bytes) -> Recommender[Any]:
         """Load any model saved by :meth:`to_bytes`."""
         from tastemaker.models.catalog import model_class
 

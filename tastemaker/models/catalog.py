@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from tastemaker.errors import ConfigurationError
 from tastemaker.models.base import Recommender
@@ -17,12 +18,12 @@ MODELS: dict[str, str] = {
 }
 
 
-def model_class(name: str) -> type[Recommender]:
+def model_class(name: str) -> type[Recommender[Any]]:
     """The class registered under ``name``."""
     try:
         module, _, attr = MODELS[name].partition(":")
     except KeyError:
         known = ", ".join(sorted(MODELS))
         raise ConfigurationError(f"unknown model {name!r}; known: {known}") from None
-    cls: type[Recommender] = getattr(import_module(module), attr)
+    cls: type[Recommender[Any]] = getattr(import_module(module), attr)
     return cls

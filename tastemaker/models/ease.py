@@ -34,7 +34,7 @@ class EASEConfig(ModelConfig):
     max_items: int = Field(default=50_000, ge=1)
 
 
-class EASE(Recommender):
+class EASE(Recommender[EASEConfig]):
     """Scores ``x_u · B``: the user's row (positives minus ``negative_weight`` × negatives)
     times the learned item × item weights (``B[i, j]``: how much item ``i`` predicts ``j``).
 
@@ -57,13 +57,8 @@ class EASE(Recommender):
     Config = EASEConfig
     weights_: np.ndarray
 
-    @property
-    def _cfg(self) -> EASEConfig:
-        assert isinstance(self.config, EASEConfig)
-        return self.config
-
     def _fit(self, data: Dataset) -> None:
-        cfg = self._cfg
+        cfg = self.config
         n = data.n_items
         if n > cfg.max_items:
             raise ConfigurationError(
@@ -88,10 +83,10 @@ class EASE(Recommender):
         folded: np.ndarray,
     ) -> np.ndarray:
         pos, neg = positives.astype(np.float32), negatives.astype(np.float32)
-        if self._cfg.binary:
+        if self.config.binary:
             pos.data[:] = 1.0
             neg.data[:] = 1.0
-        rows = sp.csr_matrix(pos - self._cfg.negative_weight * neg)
+        rows = sp.csr_matrix(pos - self.config.negative_weight * neg)
         # Sparse × dense is scipy's own row-by-row loop: a user's scores do not depend on the
         # other users of the batch (BLAS blocking could change the last bits).
         return np.asarray(rows @ self.weights_, dtype=np.float32)

@@ -59,7 +59,7 @@ class ItemKNNConfig(ModelConfig):
         return self
 
 
-class ItemKNN(Recommender):
+class ItemKNN(Recommender[ItemKNNConfig]):
     """Scores items by their similarity to what the user interacted with.
 
     ``score(u, j) = Σ_i r_ui · S[i, j]`` where ``r_u`` is the user's current row (positives minus
@@ -83,26 +83,21 @@ class ItemKNN(Recommender):
     Config = ItemKNNConfig
     similarity_: sp.csr_matrix
 
-    @property
-    def _cfg(self) -> ItemKNNConfig:
-        assert isinstance(self.config, ItemKNNConfig)
-        return self.config
-
     def _fit(self, data: Dataset) -> None:
-        x = _weighted(data.positives, self._cfg)
-        if self._cfg.similarity == "pearson" and x.nnz == 0 and data.positives.nnz:
+        x = _weighted(data.positives, self.config)
+        if self.config.similarity == "pearson" and x.nnz == 0 and data.positives.nnz:
             raise ConfigurationError(
                 "pearson found no item whose weights vary (e.g. every weight is 1), so every "
                 "similarity would be 0: use similarity='cosine' or 'bm25' for such data"
             )
-        self.similarity_ = _top_neighbors(x, self._cfg)
+        self.similarity_ = _top_neighbors(x, self.config)
 
     def _user_rows(self, positives: sp.csr_matrix, negatives: sp.csr_matrix) -> sp.csr_matrix:
         pos, neg = positives.astype(np.float32), negatives.astype(np.float32)
-        if self._cfg.binary:
+        if self.config.binary:
             pos.data[:] = 1.0
             neg.data[:] = 1.0
-        return sp.csr_matrix(pos - self._cfg.negative_weight * neg)
+        return sp.csr_matrix(pos - self.config.negative_weight * neg)
 
     def _score(
         self,

@@ -34,7 +34,7 @@ class PopularityConfig(ModelConfig):
     by_segment: bool = False
 
 
-class Popularity(Recommender):
+class Popularity(Recommender[PopularityConfig]):
     """Scores every item by its (optionally time-decayed) popularity; the same list for all.
 
     Restrict to a tag subtree with ``ItemFilter(include_tags=...)`` at recommend time. With
@@ -58,7 +58,6 @@ class Popularity(Recommender):
 
     def _fit(self, data: Dataset) -> None:
         cfg = self.config
-        assert isinstance(cfg, PopularityConfig)
         inter = data.interactions
         items = inter[Columns.ITEM].to_numpy()
         if cfg.by == "users":

@@ -56,7 +56,7 @@ class SegmentedConfig(ModelConfig):
         return self
 
 
-class SegmentedRecommender(Recommender):
+class SegmentedRecommender(Recommender[SegmentedConfig]):
     """One ``base`` model per large segment and a global one; each user is scored by one.
 
     Fitting trains the global model on all users, then one model per segment with at least
@@ -110,7 +110,7 @@ class SegmentedRecommender(Recommender):
     name = "segmented"
     Config = SegmentedConfig
 
-    models_: list[Recommender]
+    models_: list[Recommender[Any]]
     """The global model (slot 0), then one per modelled segment."""
     segments_: np.ndarray
     """Every segment label of the training data, sorted (str)."""
@@ -126,22 +126,17 @@ class SegmentedRecommender(Recommender):
     """Per training user, their row in the training data of the model their segment uses."""
 
     @property
-    def _cfg(self) -> SegmentedConfig:
-        assert isinstance(self.config, SegmentedConfig)
-        return self.config
-
-    @property
     def modeled_segments(self) -> list[str]:
         """The segments with a model of their own."""
         return [str(s) for s, slot in zip(self.segments_, self.segment_slot_, strict=True) if slot]
 
-    def _new_base(self) -> Recommender:
-        return model_class(self._cfg.base)(**self._cfg.base_params)
+    def _new_base(self) -> Recommender[Any]:
+        return model_class(self.config.base)(**self.config.base_params)
 
     # --- fitting ---------------------------------------------------------------------------
 
     def _fit(self, data: Dataset) -> None:
-        cfg = self._cfg
+        cfg = self.config
         labels = (
             data.user_segments
             if data.user_segments is not None
@@ -176,7 +171,7 @@ class SegmentedRecommender(Recommender):
         segment = np.full(n, -1, dtype=np.int64)
         segment[known] = self.user_segment_[users[known]]
         unlabelled = segment < 0
-        light = np.asarray(positives.getnnz(axis=1)) <= self._cfg.assign_up_to
+        light = np.asarray(positives.getnnz(axis=1)) <= self.config.assign_up_to
         guess = np.flatnonzero(unlabelled & light)
         if len(guess) and len(self.segments_):
             segment[guess] = _nearest(positives[guess], self.profiles_)

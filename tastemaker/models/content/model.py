@@ -47,7 +47,7 @@ class ContentConfig(ModelConfig):
         return self
 
 
-class ContentBased(Recommender):
+class ContentBased(Recommender[ContentConfig]):
     """Recommends items whose text, tags, author and source resemble what the user liked.
 
     A user's profile is the sum of the feature vectors of the items in their row (weighted by
@@ -74,13 +74,8 @@ class ContentBased(Recommender):
     name = "content"
     Config = ContentConfig
 
-    @property
-    def _params(self) -> ContentConfig:
-        assert isinstance(self.config, ContentConfig)
-        return self.config
-
     def _fit(self, data: Dataset) -> None:
-        cfg = self._params
+        cfg = self.config
         feats = data.items
         if feats is None:
             raise ConfigurationError(
@@ -104,7 +99,7 @@ class ContentBased(Recommender):
         self.space_ = space
 
     def _text_block(self, texts: list[str]) -> np.ndarray | sp.csr_matrix | None:
-        cfg = self._params
+        cfg = self.config
         if cfg.embeddings_path is not None:
             return text.embed(cfg.embeddings_path, texts)
         matrix = text.tfidf(texts, cfg.max_features)
@@ -120,7 +115,7 @@ class ContentBased(Recommender):
         folded: np.ndarray,
     ) -> np.ndarray:
         # The profile is rebuilt from the current rows, so folded-in events count at once.
-        rows = sp.csr_matrix(positives - self._params.negative_weight * negatives, dtype=np.float32)
+        rows = sp.csr_matrix(positives - self.config.negative_weight * negatives, dtype=np.float32)
         return self.space_.profile_scores(rows)
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
