@@ -190,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{figures['profiles']:,.0f} profiles from {figures['events']:,.0f} events: catalog, "
         "event log, replay, preferences",
     )
-    table.add_row("  reading the event log", f"{figures['read_s']:.2f} s", "store.events.iterate()")
+    table.add_row(
+        "  reading the event log",
+        f"{figures['read_s']:.2f} s",
+        "store.snapshot.events(detail=True)",
+    )
     table.add_row(
         "  replay", f"{figures['replay_s']:.2f} s", f"{figures['replay_rate']:,.0f} events/s"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 
 from tastemaker.catalog import Event, Item
 from tastemaker.catalog.columns import Columns
@@ -66,3 +67,27 @@ def test_events_and_items_frames(store: DataStore) -> None:
 def test_empty_store_gives_empty_frames(store: DataStore) -> None:
     assert store.snapshot.events().empty
     assert store.snapshot.items().empty
+
+
+def test_detailed_events_keep_ids_channels_devices_and_itemless_events(store: DataStore) -> None:
+    store.events.append(
+        [
+            Event(
+                event_id="a",
+                user_id="u",
+                item_id="x",
+                type="view",
+                channel="app",
+                context={"device": "mobile"},
+                timestamp=NOW,
+            ),
+            Event(event_id="b", user_id="u", item_id="x", type="click", timestamp=NOW),
+        ],
+        NOW,
+    )
+    ev = store.snapshot.events(detail=True)
+    assert ev[Columns.EVENT_ID].tolist() == ["a", "b"]
+    assert ev[Columns.CHANNEL].tolist() == ["app", "web"]
+    assert ev[Columns.DEVICE].iloc[0] == "mobile"
+    assert pd.isna(ev[Columns.DEVICE].iloc[1])
+    assert ev[Columns.USER].tolist() == [store.snapshot.user_key("u")] * 2

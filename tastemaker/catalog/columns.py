@@ -38,6 +38,8 @@ class Columns:
         A model's score for a (user, item) pair; higher is better.
     RANK : str
         The 1-based position of an item in a user's recommendation list.
+    EVENT_ID, CHANNEL, DEVICE : str
+        The event's idempotency key, channel and device, in detailed event frames.
 
     Examples
     --------
@@ -55,6 +57,9 @@ class Columns:
     VALUE: Final = "value"
     SCORE: Final = "score"
     RANK: Final = "rank"
+    EVENT_ID: Final = "event_id"
+    CHANNEL: Final = "channel"
+    DEVICE: Final = "device"
 
     INTERACTIONS: Final = (USER, ITEM, WEIGHT, TIMESTAMP)
     """The columns of a model's training frame, in their conventional order."""

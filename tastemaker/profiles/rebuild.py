@@ -5,8 +5,8 @@ An *event frame* holds the snapshot columns (``Columns.USER`` â€” the user key â
 ``channel`` and ``device``. :func:`rebuild_profiles` sorts it by time (stably, so arrival order
 breaks ties) and feeds every row to :meth:`Profile.update`.
 
-``store.snapshot.events()`` lacks channel, device and event ids and skips events without an
-item, so :func:`stored_event_frame` reads the full event log instead.
+:func:`stored_event_frame` reads it with ``store.snapshot.events(detail=True)``, which adds
+event ids, channels and devices and keeps events without an item.
 
 Examples
 --------
@@ -39,9 +39,9 @@ from tastemaker.profiles.rules import ProfileEvent, ProfileRules
 from tastemaker.storage.base import DataStore
 from tastemaker.storage.types import to_micros
 
-EVENT_ID: Final = "event_id"
-CHANNEL: Final = "channel"
-DEVICE: Final = "device"
+EVENT_ID: Final = Columns.EVENT_ID
+CHANNEL: Final = Columns.CHANNEL
+DEVICE: Final = Columns.DEVICE
 
 
 def event_frame(
@@ -97,7 +97,7 @@ def event_frame(
 
 def stored_event_frame(store: DataStore) -> pd.DataFrame:
     """Every stored event as an event frame keyed by user key, in arrival order."""
-    return event_frame(store.events.iterate(), store.snapshot.user_key)
+    return store.snapshot.events(detail=True)
 
 
 def profile_events(frame: pd.DataFrame) -> Iterator[tuple[str, ProfileEvent]]:

@@ -189,9 +189,13 @@ class Snapshot(ABC):
     def user_key(self, user_id: str) -> str: ...
 
     @abstractmethod
-    def events(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+    def events(self, types: Sequence[str] | None = None, *, detail: bool = False) -> pd.DataFrame:
         """Columns ``USER`` (user key), ``ITEM``, ``TYPE``, ``VALUE``, ``TIMESTAMP`` (int64
-        micros), in arrival order; only events with an item."""
+        micros), in arrival order; only events with an item.
+
+        With ``detail`` also ``event_id``, ``channel`` and ``device`` (from the context, or
+        None), and events without an item too (``ITEM`` None): what profiles are rebuilt from.
+        """
 
     @abstractmethod
     def items(self) -> pd.DataFrame:

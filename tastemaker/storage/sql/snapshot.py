@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,20 +29,22 @@ class SqlSnapshot(Snapshot):
     def user_key(self, user_id: str) -> str:
         return self._codec.key(user_id).hex()
 
-    def events(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+    def events(self, types: Sequence[str] | None = None, *, detail: bool = False) -> pd.DataFrame:
         # Raw columns (no type decorators): integers stay integers, no per-row conversion.
-        query = (
-            sa.select(
-                sa.type_coerce(u.c.id_hash, sa.LargeBinary),
-                e.c.item_id,
-                e.c.type,
-                e.c.value,
-                sa.type_coerce(e.c.ts, sa.BigInteger),
-            )
-            .join(u, u.c.pk == e.c.user_pk)
-            .where(e.c.item_id.is_not(None))
-            .order_by(e.c.seq)
-        )
+        columns: list[sa.ColumnElement[Any]] = [
+            sa.type_coerce(u.c.id_hash, sa.LargeBinary),
+            e.c.item_id,
+            e.c.type,
+            e.c.value,
+            sa.type_coerce(e.c.ts, sa.BigInteger),
+        ]
+        names = [Columns.USER, Columns.ITEM, Columns.TYPE, Columns.VALUE, Columns.TIMESTAMP]
+        if detail:
+            columns += [e.c.event_id, e.c.channel, e.c.context["device"].as_string()]
+            names += [Columns.EVENT_ID, Columns.CHANNEL, Columns.DEVICE]
+        query = sa.select(*columns).join(u, u.c.pk == e.c.user_pk).order_by(e.c.seq)
+        if not detail:
+            query = query.where(e.c.item_id.is_not(None))
         if types is not None:
             query = query.where(e.c.type.in_(list(types)))
         parts: list[pd.DataFrame] = []
@@ -49,33 +52,20 @@ class SqlSnapshot(Snapshot):
         with read(self._engine) as conn:
             result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
             for rows in result.partitions(_CHUNK):
-                hashes, item, kind, value, ts = zip(*rows, strict=True)
-                user = [
-                    keys.get(bytes(h)) or keys.setdefault(bytes(h), bytes(h).hex()) for h in hashes
-                ]
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            Columns.USER: user,
-                            Columns.ITEM: item,
-                            Columns.TYPE: kind,
-                            Columns.VALUE: np.asarray(
-                                [np.nan if v is None else v for v in value], dtype=np.float64
-                            ),
-                            Columns.TIMESTAMP: np.asarray(ts, dtype=np.int64),
-                        }
-                    )
+                cols = list(zip(*rows, strict=True))
+                # The user key is the stored pseudonym itself: no decryption, no re-hashing.
+                cols[0] = tuple(
+                    keys.get(bytes(h)) or keys.setdefault(bytes(h), bytes(h).hex()) for h in cols[0]
                 )
+                frame = pd.DataFrame(dict(zip(names, cols, strict=True)))
+                frame[Columns.VALUE] = pd.to_numeric(frame[Columns.VALUE]).astype(np.float64)
+                frame[Columns.TIMESTAMP] = frame[Columns.TIMESTAMP].astype(np.int64)
+                parts.append(frame)
         if not parts:
-            return pd.DataFrame(
-                {
-                    Columns.USER: pd.Series(dtype=object),
-                    Columns.ITEM: pd.Series(dtype=object),
-                    Columns.TYPE: pd.Series(dtype=object),
-                    Columns.VALUE: pd.Series(dtype=np.float64),
-                    Columns.TIMESTAMP: pd.Series(dtype=np.int64),
-                }
-            )
+            empty = {n: pd.Series(dtype=object) for n in names}
+            empty[Columns.VALUE] = pd.Series(dtype=np.float64)
+            empty[Columns.TIMESTAMP] = pd.Series(dtype=np.int64)
+            return pd.DataFrame(empty)
         return pd.concat(parts, ignore_index=True)
 
     def items(self) -> pd.DataFrame:
