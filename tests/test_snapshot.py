@@ -91,3 +91,18 @@ def test_detailed_events_keep_ids_channels_devices_and_itemless_events(store: Da
     assert ev[Columns.DEVICE].iloc[0] == "mobile"
     assert pd.isna(ev[Columns.DEVICE].iloc[1])
     assert ev[Columns.USER].tolist() == [store.snapshot.user_key("u")] * 2
+
+
+def test_preferences_by_user_key(store: DataStore) -> None:
+    from tastemaker.catalog import User
+
+    store.users.upsert(
+        [
+            User.model_validate({"id": "fan", "preferences": {"tags": ["Sports>Football"]}}),
+            User.model_validate({"id": "blank"}),
+        ],
+        NOW,
+    )
+    prefs = store.snapshot.preferences()
+    assert list(prefs) == [store.snapshot.user_key("fan")]
+    assert prefs[store.snapshot.user_key("fan")].tags == ["Sports > Football"]

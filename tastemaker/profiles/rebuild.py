@@ -174,8 +174,8 @@ def store_profiles(store: DataStore, rules: ProfileRules, index: ItemIndex) -> d
     ``index`` is used as it is; refresh it first (:meth:`ItemIndex.refresh`) if it may be stale.
     """
     profiles = rebuild_profiles(stored_event_frame(store), rules, index)
-    for user in store.users.iterate():
-        profile = profiles.get(store.snapshot.user_key(user.id))
+    for key, preferences in store.snapshot.preferences().items():
+        profile = profiles.get(key)
         if profile is not None:
-            profile.apply_preferences(user.preferences)
+            profile.apply_preferences(preferences)
     return profiles

@@ -19,7 +19,7 @@ from tastemaker.catalog.records import (
     UpsertResult,
     UserRecord,
 )
-from tastemaker.catalog.users import User
+from tastemaker.catalog.users import Preferences, User
 
 
 class ItemRepository(ABC):
@@ -196,6 +196,10 @@ class Snapshot(ABC):
         With ``detail`` also ``event_id``, ``channel`` and ``device`` (from the context, or
         None), and events without an item too (``ITEM`` None): what profiles are rebuilt from.
         """
+
+    @abstractmethod
+    def preferences(self) -> dict[str, Preferences]:
+        """Every user's explicit preferences by user key (users without any are left out)."""
 
     @abstractmethod
     def items(self) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tastemaker.catalog.columns import Columns
+from tastemaker.catalog.users import Preferences
 from tastemaker.storage.base import Snapshot
 from tastemaker.storage.sql.engine import read
 from tastemaker.storage.sql.users import UserCodec
@@ -67,6 +68,17 @@ class SqlSnapshot(Snapshot):
             empty[Columns.TIMESTAMP] = pd.Series(dtype=np.int64)
             return pd.DataFrame(empty)
         return pd.concat(parts, ignore_index=True)
+
+    def preferences(self) -> dict[str, Preferences]:
+        # Preferences are stored in clear: no user id is decrypted to read them.
+        query = sa.select(sa.type_coerce(u.c.id_hash, sa.LargeBinary), u.c.preferences)
+        out: dict[str, Preferences] = {}
+        with read(self._engine) as conn:
+            for id_hash, prefs in conn.execute(query):
+                parsed = Preferences.model_validate(prefs)
+                if parsed.tags or parsed.authors or parsed.sources:
+                    out[bytes(id_hash).hex()] = parsed
+        return out
 
     def items(self) -> pd.DataFrame:
         cols = ["title", "summary", "text", "tags", "author", "source", "recommendable"]
