@@ -13,11 +13,12 @@ from tastemaker.catalog.events import Event, EventBatch
 from tastemaker.catalog.records import AppendResult
 from tastemaker.catalog.validation import event_problems
 from tastemaker.config import Settings
-from tastemaker.errors import InvalidInput, PayloadTooLarge
+from tastemaker.errors import InvalidInput
 from tastemaker.profiles import ProfileUpdater
 from tastemaker.service.deps import NowDep, SettingsDep, StoreDep, WriteKey
 from tastemaker.service.openapi import json_body
 from tastemaker.service.routes import profiles as profile_routes
+from tastemaker.service.routes.common import check_batch_size
 from tastemaker.service.schemas import error_responses
 from tastemaker.storage import DataStore
 
@@ -36,11 +37,7 @@ def ingest(
     it into the online profiles (which skip the retried events they have already seen)."""
     rows, problems = parse_rows(body, "events", Event)
     size = len(rows) + len({p.index for p in problems})
-    if size > settings.max_batch_events:
-        raise PayloadTooLarge(
-            f"events: a batch holds at most {settings.max_batch_events} events, this one has "
-            f"{size}; split it"
-        )
+    check_batch_size("events", size, settings.max_batch_events)
     # Rows that parsed still get their semantic checks, so every bad row is reported at once.
     problems.extend(event_problems(rows, settings, now))
     if problems:

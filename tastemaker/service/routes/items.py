@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request, Response, status
 
 from tastemaker.catalog.items import Item, ItemBatch
 from tastemaker.catalog.records import ItemRecord, UpsertResult
-from tastemaker.errors import NotFound, PayloadTooLarge
+from tastemaker.errors import NotFound
 from tastemaker.service.deps import NowDep, ReadKey, SettingsDep, StoreDep, WriteKey
 from tastemaker.service.routes import profiles
-from tastemaker.service.routes.common import IdPath, same_id
+from tastemaker.service.routes.common import IdPath, check_batch_size, same_id
 from tastemaker.service.schemas import error_responses
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -55,11 +55,7 @@ def post_items(
     now: NowDep,
     _: WriteKey,
 ) -> UpsertResult:
-    if len(batch.items) > settings.max_batch_items:
-        raise PayloadTooLarge(
-            f"items: a batch holds at most {settings.max_batch_items} items, "
-            f"this one has {len(batch.items)}"
-        )
+    check_batch_size("items", len(batch.items), settings.max_batch_items)
     result = store.items.upsert(batch.items, now)
     profiles.index_items(request, batch.items)
     return result

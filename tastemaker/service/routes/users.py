@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from tastemaker.catalog.records import EventRecord, UpsertResult, UserRecord
 from tastemaker.catalog.users import User, UserBatch
-from tastemaker.errors import NotFound, PayloadTooLarge
+from tastemaker.errors import NotFound
 from tastemaker.service.deps import AdminKey, NowDep, ReadKey, SettingsDep, StoreDep, WriteKey
 from tastemaker.service.routes import profiles
-from tastemaker.service.routes.common import IdPath, same_id
+from tastemaker.service.routes.common import IdPath, check_batch_size, same_id
 from tastemaker.service.schemas import ErasureReport, error_responses
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -44,11 +44,7 @@ def put_user(
 def post_users(
     batch: UserBatch, store: StoreDep, settings: SettingsDep, now: NowDep, _: WriteKey
 ) -> UpsertResult:
-    if len(batch.users) > settings.max_batch_items:
-        raise PayloadTooLarge(
-            f"users: a batch holds at most {settings.max_batch_items} users, "
-            f"this one has {len(batch.users)}"
-        )
+    check_batch_size("users", len(batch.users), settings.max_batch_items)
     return store.users.upsert(batch.users, now)
 
 
