@@ -34,10 +34,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_ID})
                 conn.commit()
-
-
-def current(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()

@@ -29,10 +29,6 @@ On a batch of a thousand events SQLAlchemy's conversion of each value, which thi
 about as much as SQLite's insert."""
 
 
-def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, bytes]:
-    return {eid: h for eid, (h, _) in _stored(conn, ids).items()}
-
-
 def _stored(conn: Connection, ids: list[str]) -> dict[str, tuple[bytes, datetime]]:
     """``event_id → (payload_hash, received_at)`` of the stored events among ``ids``."""
     out: dict[str, tuple[bytes, datetime]] = {}
@@ -57,7 +53,7 @@ class SqlEvents(EventLog):
                 hashes[e.event_id] = e.payload_hash()
                 unique.append(e)
         with write(self._engine) as conn:
-            stored = _stored_hashes(conn, list(hashes))
+            stored = {eid: h for eid, (h, _) in _stored(conn, list(hashes)).items()}
             conflicts = [eid for eid, h in stored.items() if h != hashes[eid]]
             if conflicts:
                 raise EventConflict(sorted(conflicts))
