@@ -26,6 +26,8 @@ ExternalId = Annotated[
 
 def to_utc(value: datetime) -> datetime:
     """Aware datetimes are converted to UTC; naive ones are taken to be UTC already."""
+    if value.tzinfo is UTC:
+        return value  # the common case, and hot: every stored event passes here several times
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:

@@ -9,8 +9,9 @@ from pydantic import Field
 
 from tastemaker.catalog.common import ExternalId, Float, Int, JsonObject, Schema, UtcDatetime
 
-# One encoder for every hash (``json.dumps`` with these options builds a new one per call). The
-# options define the stored hashes: changing them turns retries of stored events into conflicts.
+# One encoder for the free-form part of every hash (``json.dumps`` with these options builds a new
+# one per call). With the schema's serialization it defines the stored hashes: changing either
+# turns retries of stored events into conflicts.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -59,9 +60,21 @@ class Event(Schema):
     properties: JsonObject = Field(default_factory=dict)
 
     def payload_hash(self) -> bytes:
-        """SHA-256 of the canonical JSON of the event as sent: equal payloads, equal hashes."""
-        canonical = _CANONICAL.encode(self.model_dump(mode="json"))
-        return hashlib.sha256(canonical.encode()).digest()
+        """SHA-256 of a canonical serialization of the event: equal payloads, equal hashes.
+
+        The validated fields serialize in schema order (time stamps in UTC); the free-form
+        ``properties`` are hashed as JSON with sorted keys, so a retry that reorders them is
+        still the same event.
+        """
+        fields = _FIELDS.to_json(self, exclude=_FREE_FORM)
+        digest = hashlib.sha256(fields)
+        if self.properties:
+            digest.update(b"\0" + _CANONICAL.encode(self.properties).encode())
+        return digest.digest()
+
+
+_FIELDS = Event.__pydantic_serializer__
+_FREE_FORM = {"properties"}
 
 
 class EventBatch(Schema):

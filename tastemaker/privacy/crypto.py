@@ -80,4 +80,4 @@ class SecretBox:
 
     def pseudonym(self, external_id: str) -> bytes:
         """A stable 32-byte pseudonym of an external id."""
-        return hmac.new(self._pseudonym_key, external_id.encode(), hashlib.sha256).digest()
+        return hmac.digest(self._pseudonym_key, external_id.encode(), "sha256")

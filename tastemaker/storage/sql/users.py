@@ -15,6 +15,7 @@ from tastemaker.catalog.users import Preferences, Purpose, User, UserTraits
 from tastemaker.privacy.crypto import SecretBox
 from tastemaker.storage.base import UserRepository
 from tastemaker.storage.sql.dialect import chunks, insert_ignore, upsert
+from tastemaker.storage.sql.driver import select_in
 from tastemaker.storage.sql.engine import read, write
 from tastemaker.storage.tables import consents, metadata
 from tastemaker.storage.tables import users as t
@@ -86,11 +87,9 @@ def ensure_users(
 
 
 def _keys_by_hash(conn: Connection, hashes: list[bytes]) -> dict[bytes, int]:
-    out: dict[bytes, int] = {}
-    for part in chunks(hashes):
-        for h, pk in conn.execute(sa.select(t.c.id_hash, t.c.pk).where(t.c.id_hash.in_(part))):
-            out[bytes(h)] = int(pk)
-    return out
+    return {
+        bytes(h): int(pk) for h, pk in select_in(conn, "id_hash, pk", "users", "id_hash", hashes)
+    }
 
 
 class SqlUsers(UserRepository):
