@@ -260,6 +260,16 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(default=1000, ge=1, le=100_000)
     max_batch_items: int = Field(default=1000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    ingest_concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Write requests (event batches) one process handles at once; 0 picks by database: "
+            "1 on SQLite, which takes one writer at a time anyway (parsing more batches in "
+            "parallel only makes the threads fight over the interpreter lock), 4 on PostgreSQL"
+        ),
+    )
     max_clock_skew_seconds: float = Field(
         default=86_400.0, ge=0, description="How far in the future an event timestamp may lie"
     )

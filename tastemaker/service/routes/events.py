@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import anyio
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from tastemaker.catalog.batches import parse_rows
 from tastemaker.catalog.events import Event, EventBatch
@@ -75,4 +75,16 @@ async def post_events(
 ) -> AppendResult:
     body = await request.body()
     profiles = profile_routes.current(request)
-    return await run_in_threadpool(ingest, body, store, settings, now, profiles)
+    return await anyio.to_thread.run_sync(
+        ingest, body, store, settings, now, profiles, limiter=_limiter(request)
+    )
+
+
+def _limiter(request: Request) -> anyio.CapacityLimiter:
+    """The app's limit on event batches handled at once (``settings.ingest_concurrency``)."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "ingest_limiter", None)
+    if limiter is None:
+        settings: Settings = request.app.state.settings
+        n = settings.ingest_concurrency or (1 if settings.database_url.startswith("sqlite") else 4)
+        limiter = request.app.state.ingest_limiter = anyio.CapacityLimiter(n)
+    return limiter

@@ -22,6 +22,8 @@ from tastemaker.storage.tables import users as t
 
 _ID_AAD = b"tastemaker/user-id"
 _TRAITS_AAD = b"tastemaker/user-traits"
+_KEY_CACHE = 200_000
+"""Pseudonyms a codec keeps (about 150 bytes each)."""
 
 
 class UserCodec:
@@ -30,9 +32,17 @@ class UserCodec:
     def __init__(self, box: SecretBox, plain_traits: Iterable[str]) -> None:
         self.box = box
         self.plain = frozenset(plain_traits)
+        self._keys: dict[str, bytes] = {}
 
     def key(self, external_id: str) -> bytes:
-        return self.box.pseudonym(external_id)
+        """The user's pseudonym (``id_hash``). Cached: it is a pure function of the id and the
+        keys, and every event batch asks for a thousand of them."""
+        key = self._keys.get(external_id)
+        if key is None:
+            if len(self._keys) >= _KEY_CACHE:
+                self._keys.clear()
+            key = self._keys[external_id] = self.box.pseudonym(external_id)
+        return key
 
     def stub(self, external_id: str, id_hash: bytes, now: datetime) -> dict[str, Any]:
         return {
