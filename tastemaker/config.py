@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tastemaker.pipeline.config import PlacementConfig
+
 ENV_PREFIX = "TASTEMAKER_"
 
 
@@ -278,6 +280,11 @@ class Settings(BaseSettings):
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
+    placements: dict[str, PlacementConfig] = Field(
+        default_factory=dict,
+        description="Placements added to (or replacing, by name) the built-in homepage, "
+        "article-bottom and email-digest; the API can change them at run time",
+    )
     plain_traits: list[str] = Field(
         default_factory=lambda: ["device"],
         description="User traits stored in clear text; every other trait is encrypted at rest.",

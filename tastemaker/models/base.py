@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
@@ -137,7 +137,10 @@ class Recommender(ABC, Generic[ConfigT]):
             target[i] = target.get(i, 0.0) + abs(float(w))
 
     def _rows(
-        self, user_ids: Sequence[str], uidx: np.ndarray
+        self,
+        user_ids: Sequence[str],
+        uidx: np.ndarray,
+        histories: Mapping[str, Mapping[str, float]] | None = None,
     ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         data = self.data
         n = len(user_ids)
@@ -148,15 +151,40 @@ class Recommender(ABC, Generic[ConfigT]):
         mask = sp.diags(known.astype(np.float32))
         pos = (mask @ pos).tocsr()
         neg = (mask @ neg).tocsr()
-        if self._extra or self._extra_neg:
-            add_p = self._extra_matrix(user_ids, self._extra, n)
-            add_n = self._extra_matrix(user_ids, self._extra_neg, n)
-            pos = (pos + add_p).tocsr()
-            neg = (neg + add_n).tocsr()
+        extra, extra_neg = self._extra, self._extra_neg
+        if histories:
+            extra, extra_neg = self._with_histories(user_ids, histories)
+        if extra or extra_neg:
+            pos = (pos + self._extra_matrix(user_ids, extra, n)).tocsr()
+            neg = (neg + self._extra_matrix(user_ids, extra_neg, n)).tocsr()
+        return pos, neg
+
+    def _with_histories(
+        self, user_ids: Sequence[str], histories: Mapping[str, Mapping[str, float]]
+    ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, float]]]:
+        """The folded-in rows of ``user_ids`` plus their request-time ``histories``, without
+        changing the model (concurrent requests share it)."""
+        pos: dict[str, dict[int, float]] = {}
+        neg: dict[str, dict[int, float]] = {}
+        for u in user_ids:
+            p = dict(self._extra.get(u, {}))
+            q = dict(self._extra_neg.get(u, {}))
+            history = histories.get(u)
+            if history:
+                ids = list(history)
+                for i, w in zip(self.data.item_index(ids).tolist(), history.values(), strict=True):
+                    if i < 0 or w == 0:
+                        continue
+                    target = p if w > 0 else q
+                    target[i] = target.get(i, 0.0) + abs(float(w))
+            if p:
+                pos[u] = p
+            if q:
+                neg[u] = q
         return pos, neg
 
     def _extra_matrix(
-        self, user_ids: Sequence[str], extra: dict[str, dict[int, float]], n: int
+        self, user_ids: Sequence[str], extra: Mapping[str, dict[int, float]], n: int
     ) -> sp.csr_matrix:
         rows, cols, vals = [], [], []
         for r, u in enumerate(user_ids):
@@ -194,12 +222,15 @@ class Recommender(ABC, Generic[ConfigT]):
         exclude_seen: bool = True,
         items: Sequence[str] | None = None,
         filters: ItemFilter | None = None,
+        histories: Mapping[str, Mapping[str, float]] | None = None,
     ) -> pd.DataFrame:
         """Top-``k`` items for each user: columns ``USER, ITEM, SCORE, RANK``.
 
         Users without history get the most popular allowed items. Explicit negatives are never
         recommended; with ``exclude_seen`` neither is anything the user interacted with.
-        ``items`` restricts the candidates.
+        ``items`` restricts the candidates. ``histories`` adds, for this call only, interactions
+        the model has not seen (item id → feedback weight, negative for explicit negatives):
+        how a server reflects a user's newest events without changing the shared model.
         """
         if k < 1:
             raise InvalidInput("k must be at least 1", [FieldProblem(field="k", reason="≥ 1")])
@@ -211,20 +242,31 @@ class Recommender(ABC, Generic[ConfigT]):
         for start in range(0, len(users), 1024):
             batch = users[start : start + 1024]
             out.append(
-                self._recommend_batch(batch, uidx[start : start + 1024], k, exclude_seen, allowed)
+                self._recommend_batch(
+                    batch, uidx[start : start + 1024], k, exclude_seen, allowed, histories
+                )
             )
         if not out:
             return _frame([], [], [], [])
         return pd.concat(out, ignore_index=True)
 
     def _recommend_batch(
-        self, users: list[str], uidx: np.ndarray, k: int, exclude_seen: bool, allowed: np.ndarray
+        self,
+        users: list[str],
+        uidx: np.ndarray,
+        k: int,
+        exclude_seen: bool,
+        allowed: np.ndarray,
+        histories: Mapping[str, Mapping[str, float]] | None = None,
     ) -> pd.DataFrame:
         data = self.data
-        pos, neg = self._rows(users, uidx)
+        pos, neg = self._rows(users, uidx, histories)
         has_history = np.asarray((pos.getnnz(axis=1) + neg.getnnz(axis=1)) > 0)
+        told = histories or {}
         folded = np.fromiter(
-            (u in self._extra or u in self._extra_neg for u in users), dtype=bool, count=len(users)
+            (u in self._extra or u in self._extra_neg or bool(told.get(u)) for u in users),
+            dtype=bool,
+            count=len(users),
         )
         scores = np.empty((len(users), data.n_items), dtype=np.float32)
         warm = np.flatnonzero(has_history & (pos.getnnz(axis=1) > 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,10 +13,18 @@ from starlette.concurrency import run_in_threadpool
 from tastemaker import __version__
 from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError
-from tastemaker.service import errors, openapi
+from tastemaker.service import errors, openapi, serving
 from tastemaker.service.deps import KeyCache
 from tastemaker.service.limits import BodyLimit
-from tastemaker.service.routes import events, health, items, profiles, segments, users
+from tastemaker.service.routes import (
+    events,
+    health,
+    items,
+    profiles,
+    recommendations,
+    segments,
+    users,
+)
 from tastemaker.storage import DataStore, open_store
 
 log = logging.getLogger(__name__)
@@ -49,7 +58,14 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         try:
             check_startup(settings, app.state.store)
             app.state.profiles = await run_in_threadpool(profiles.start, settings, app.state.store)
-            yield
+            app.state.serving = await run_in_threadpool(
+                serving.start, settings, app.state.store, app.state.profiles
+            )
+            poller = asyncio.create_task(serving.poll_models(app.state.serving))
+            try:
+                yield
+            finally:
+                poller.cancel()
         finally:
             if own:
                 app.state.store.close()
@@ -69,6 +85,7 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
     for module in (health, items, users, profiles, events):
         app.include_router(module.router)
     app.include_router(segments.router)
+    app.include_router(recommendations.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

@@ -81,7 +81,8 @@ def get_item(item_id: IdPath, store: StoreDep, _: ReadKey) -> ItemRecord:
     responses=error_responses(*_AUTH, 404, 422),
     summary="Delete one item",
 )
-def delete_item(item_id: IdPath, store: StoreDep, _: WriteKey) -> Response:
+def delete_item(item_id: IdPath, request: Request, store: StoreDep, _: WriteKey) -> Response:
     if not store.items.delete(item_id):
         raise NotFound(f"no item with id {item_id!r}")
+    profiles.forget_item(request, item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -70,10 +70,21 @@ def current(request: Request) -> ProfileUpdater | None:
 
 
 def index_items(request: Request, items: Iterable[Item]) -> None:
-    """Tell the profiles' item index about upserted items."""
+    """Tell the profiles' item index and the serving catalog about upserted items."""
+    items = list(items)
     updater = current(request)
     if updater is not None:
         updater.index.put(items)
+    serving = getattr(request.app.state, "serving", None)
+    if serving is not None:
+        serving.catalog.put(items)
+
+
+def forget_item(request: Request, item_id: str) -> None:
+    """Take a deleted item out of the serving catalog (profiles keep what users did with it)."""
+    serving = getattr(request.app.state, "serving", None)
+    if serving is not None:
+        serving.catalog.discard(item_id)
 
 
 def _required(request: Request) -> ProfileUpdater:

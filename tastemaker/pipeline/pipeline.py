@@ -1,0 +1,389 @@
+"""The placement pipeline: candidates → merge → rank → rules → diversify → explain → log.
+
+:class:`Pipeline` answers a :class:`RecommendationRequest` with :class:`Recommendations`. It reads
+the user's newest stored events on every request, so an event stored a moment ago changes the
+next answer (it is folded into the models for that request, excluded as seen, and moves the
+hybrid's weights) on every replica, not only the one that took the event.
+
+When the personalized path cannot answer (no model trained, a model failing), the placement's
+fallback models answer (trending, popular), then the newest items; the answer says so in
+``fallback`` and is never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tastemaker.config import FeedbackClass, Settings
+from tastemaker.errors import FieldProblem, InvalidInput, NotFound
+from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
+from tastemaker.pipeline.config import PlacementConfig, SourceSpec
+from tastemaker.pipeline.diversity import mmr, tag_similarity
+from tastemaker.pipeline.explain import Explainer, Reason
+from tastemaker.pipeline.models import ModelSet
+from tastemaker.pipeline.ranking import Ranker, hybrid
+from tastemaker.pipeline.rules import apply_boosts, apply_filters, order, promote
+from tastemaker.pipeline.sources import Proposal, SourceInput, propose
+from tastemaker.pipeline.state import (
+    Candidates,
+    HistoryEvent,
+    RecommendationRequest,
+    UserState,
+)
+from tastemaker.profiles import ProfileUpdater
+from tastemaker.storage.base import DataStore
+from tastemaker.storage.types import to_micros
+
+log = logging.getLogger(__name__)
+
+COLLABORATIVE = frozenset({"item_knn", "ease", "als", "segmented"})
+"""Model kinds whose lists come from other users' behaviour."""
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    item_id: str
+    position: int
+    score: float
+    source: str
+    """The source that contributed most."""
+    reasons: list[Reason]
+    contributions: dict[str, float] | None = None
+    features: dict[str, float] | None = None
+
+
+@dataclass
+class Recommendations:
+    recommendation_id: str
+    placement: str
+    user_id: str
+    page: int
+    items: list[RecommendedItem]
+    models: dict[str, int]
+    segment: str | None
+    ranking: str
+    fallback: str | None = None
+    degraded: list[str] = field(default_factory=list)
+    """Sources that could not answer, with the reason."""
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+RankerFactory = Callable[[PlacementConfig], Ranker | None]
+"""Gives the learned ranker of a placement (``None`` while none is trained)."""
+ExposureSink = Callable[[Recommendations, UserState], None]
+ShownLookup = Callable[[str, str], tuple[int, set[str]]]
+"""``(recommendation_id, user_id) → (pages so far, items shown)``."""
+
+
+class Pipeline:
+    """Answers recommendation requests for every configured placement.
+
+    Parameters
+    ----------
+    settings
+        The deployment's settings (feedback policy, history limit).
+    store
+        The durable store (the user's events).
+    models
+        The loaded models.
+    catalog
+        The live catalog.
+    placements
+        Placement configurations by name (a mapping the caller may replace as a whole).
+    profiles
+        The online profiles (segment, affinities); optional.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: DataStore,
+        models: ModelSet,
+        catalog: LiveCatalog,
+        placements: Mapping[str, PlacementConfig],
+        profiles: ProfileUpdater | None = None,
+        *,
+        learned: RankerFactory | None = None,
+        exposures: ExposureSink | None = None,
+        shown: ShownLookup | None = None,
+        history_limit: int = 500,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.models = models
+        self.catalog = catalog
+        self.placements = dict(placements)
+        self.profiles = profiles
+        self.learned = learned
+        self.exposures = exposures
+        self.shown = shown
+        self.history_limit = history_limit
+
+    # --- the request ---------------------------------------------------------------------
+
+    def placement(self, name: str) -> PlacementConfig:
+        config = self.placements.get(name)
+        if config is None:
+            known = ", ".join(sorted(self.placements)) or "none"
+            raise NotFound(f"no placement {name!r} (configured: {known})")
+        return config
+
+    def user_state(self, user_id: str, recommendation_id: str | None) -> tuple[UserState, int]:
+        """The user's state and the page the request asks for."""
+        key = (
+            self.profiles.user_key(user_id)
+            if self.profiles is not None
+            else self.store.snapshot.user_key(user_id)
+        )
+        classify = self.settings.feedback.classify
+        history: list[HistoryEvent] = []
+        for e in self.store.events.for_user(user_id, limit=self.history_limit):
+            if e.item_id is None:
+                continue
+            cls, weight = classify(e.type, e.value)
+            history.append(
+                HistoryEvent(
+                    e.item_id,
+                    FeedbackClass(cls),
+                    weight,
+                    to_micros(e.timestamp or e.received_at),
+                    to_micros(e.received_at),
+                )
+            )
+        profile = self.profiles.get(key) if self.profiles is not None else None
+        state = UserState(user_id, key, profile, history)
+        page = 0
+        if recommendation_id is not None:
+            if self.shown is None:
+                raise NotFound("pagination needs the exposure log")
+            page, state.shown = self.shown(recommendation_id, user_id)
+        return state, page
+
+    def recommend(self, request: RecommendationRequest, now: int) -> Recommendations:
+        """The ranked, filtered, diversified and explained list for ``request``."""
+        config = self.placement(request.placement)
+        k = request.k or config.k
+        if k > config.max_k:
+            raise InvalidInput(
+                "k is too large for this placement",
+                [FieldProblem(field="k", reason=f"at most {config.max_k} for {request.placement}")],
+            )
+        user, page = self.user_state(request.user_id, request.recommendation_id)
+        catalog = self.catalog.current
+        candidates, degraded = self._candidates(config, request, user, catalog, now)
+        fallback: str | None = None
+        ranking: str = config.ranking.kind
+        ranker: Ranker = hybrid(config.ranking)
+        if config.ranking.kind == "learned":
+            learned = self.learned(config) if self.learned is not None else None
+            if learned is None:
+                degraded.append(f"learned ranker {config.ranking.ranker!r} is not trained")
+                ranking = "weighted"
+            else:
+                ranker = learned
+        if len(candidates):
+            try:
+                ranker.rank(candidates, user)
+            except Exception as exc:
+                log.exception("ranking failed for placement %s", request.placement)
+                degraded.append(f"ranker {ranker.name} failed: {exc}")
+                ranker = hybrid(config.ranking.model_copy(update={"kind": "weighted"}))
+                ranker.rank(candidates, user)
+                ranking = "weighted"
+            candidates = apply_filters(candidates, config.rules, request, user, catalog, now)
+        if not len(candidates):
+            fallback = "; ".join(degraded) or "no personalized candidates"
+            candidates = self._fallback(config, request, user, catalog, now)
+            ranking = "fallback"
+        apply_boosts(candidates, config.rules, catalog, now)
+        positions = self._arrange(candidates, config, catalog, k)
+        explainer = Explainer(
+            {s.name: s for s in config.sources}, user, catalog, now, self._collaborative()
+        )
+        items = []
+        offset = len(user.shown)
+        for n, p in enumerate(positions):
+            parts = {s: float(v[p]) for s, v in candidates.contributions.items()}
+            top = max(parts, key=lambda s: parts[s]) if parts else "fallback"
+            items.append(
+                RecommendedItem(
+                    item_id=candidates.item_ids[p],
+                    position=offset + n,
+                    score=float(candidates.score[p]),
+                    source=top,
+                    reasons=explainer.reasons(candidates, p),
+                    contributions=parts if request.explain else None,
+                    features=self._features(candidates, p) if request.explain else None,
+                )
+            )
+        result = Recommendations(
+            recommendation_id=request.recommendation_id or uuid.uuid4().hex,
+            placement=request.placement,
+            user_id=request.user_id,
+            page=page,
+            items=items,
+            models={m: v for m, v in self.models.versions().items() if m in config.models()},
+            segment=user.segment,
+            ranking=ranking,
+            fallback=fallback,
+            degraded=degraded,
+            context=dict(request.context),
+        )
+        if self.exposures is not None:
+            self.exposures(result, user)
+        return result
+
+    # --- stages --------------------------------------------------------------------------
+
+    def _candidates(
+        self,
+        config: PlacementConfig,
+        request: RecommendationRequest,
+        user: UserState,
+        catalog: ServingCatalog,
+        now: int,
+    ) -> tuple[Candidates, list[str]]:
+        """Every source's proposal, merged into one candidate table."""
+        exclude_seen = "positive" in config.rules.exclude_seen and (config.rules.seen_days is None)
+        proposals: list[tuple[SourceSpec, Proposal]] = []
+        degraded: list[str] = []
+        for spec in config.sources:
+            started = time.perf_counter()
+            try:
+                p = propose(
+                    SourceInput(spec, request, user, catalog, self.models, now, exclude_seen)
+                )
+            except Exception as exc:
+                log.exception("source %s failed", spec.name)
+                p = Proposal(missing=f"failed: {exc}")
+            if p.missing is not None:
+                degraded.append(f"{spec.name}: {p.missing}")
+            proposals.append((spec, p))
+            log.debug(
+                "source %s: %d items in %.1f ms",
+                spec.name,
+                len(p.item_ids),
+                (time.perf_counter() - started) * 1e3,
+            )
+        return merge([s.name for s, _ in proposals], [p for _, p in proposals], catalog), degraded
+
+    def _fallback(
+        self,
+        config: PlacementConfig,
+        request: RecommendationRequest,
+        user: UserState,
+        catalog: ServingCatalog,
+        now: int,
+    ) -> Candidates:
+        """Non-personalized candidates: the first fallback model that is loaded and answers,
+        else the newest items."""
+        specs = [
+            SourceSpec(kind="popular", model=name, name=name, k=500) for name in config.fallback
+        ]
+        specs.append(SourceSpec(kind="recent", k=500))
+        for spec in specs:
+            try:
+                p = propose(SourceInput(spec, request, user, catalog, self.models, now, True))
+            except Exception:
+                log.exception("fallback source %s failed", spec.name)
+                continue
+            if p.missing is not None or not p.item_ids:
+                continue
+            c = merge([spec.name], [p], catalog)
+            c.score = c.norm[:, 0] if len(c) else np.zeros(0)
+            c.contributions = {spec.name: c.score.copy()}
+            c = apply_filters(c, config.rules, request, user, catalog, now)
+            if len(c):
+                return c
+        return merge([], [], catalog)
+
+    def _arrange(
+        self, candidates: Candidates, config: PlacementConfig, catalog: ServingCatalog, k: int
+    ) -> list[int]:
+        """Positions of the ``k`` items to show: by score, diversified, promotions placed."""
+        ranked = order(candidates).tolist()
+        strength = config.diversity.strength
+        if strength > 0 and len(ranked) > 1:
+            window = ranked[: max(config.diversity.window, k)]
+            sim = self._similarity(candidates, window, config, catalog)
+            picked = mmr(candidates.score[window], sim, strength, len(window))
+            ranked = [window[j] for j in picked] + ranked[len(window) :]
+        if config.rules.promotions:
+            ranked = promote(ranked, candidates, config.rules, catalog, k)
+        return [int(p) for p in ranked[:k]]
+
+    def _similarity(
+        self,
+        candidates: Candidates,
+        window: list[int],
+        config: PlacementConfig,
+        catalog: ServingCatalog,
+    ) -> np.ndarray:
+        if config.diversity.by == "embeddings":
+            content = self.models.get("content")
+            if content is not None and content.model.compares_items():
+                model = content.model
+                idx = model.data.item_index([candidates.item_ids[w] for w in window])
+                if (idx >= 0).all():
+                    full = np.asarray(model._similar(idx), dtype=np.float64)
+                    return np.clip(full[:, idx], 0.0, 1.0)
+        return tag_similarity([catalog.rows[candidates.rows[w]].nodes for w in window])
+
+    def _collaborative(self) -> set[str]:
+        out = set()
+        for name in self.models.versions():
+            loaded = self.models.get(name)
+            if loaded is not None and loaded.kind in COLLABORATIVE:
+                out.add(name)
+        return out
+
+    @staticmethod
+    def _features(candidates: Candidates, p: int) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for j, s in enumerate(candidates.sources):
+            if not np.isnan(candidates.raw[p, j]):
+                out[f"{s}.score"] = float(candidates.raw[p, j])
+                out[f"{s}.rank"] = float(candidates.rank[p, j])
+        if candidates.features is not None:
+            out.update(
+                (name, float(v))
+                for name, v in zip(candidates.feature_names, candidates.features[p], strict=True)
+            )
+        if candidates.boost.size:
+            out["boost"] = float(candidates.boost[p])
+        return out
+
+
+def merge(names: list[str], proposals: list[Proposal], catalog: ServingCatalog) -> Candidates:
+    """One row per proposed item in the catalog; each source's score and rank as columns."""
+    order_: dict[str, int] = {}
+    for p in proposals:
+        for item in p.item_ids:
+            order_.setdefault(item, len(order_))
+    items = list(order_)
+    raw = np.full((len(items), len(names)), np.nan)
+    rank = np.zeros((len(items), len(names)), dtype=np.int32)
+    anchors: dict[str, str] = {}
+    for j, p in enumerate(proposals):
+        for r, (item, score) in enumerate(zip(p.item_ids, p.scores, strict=True)):
+            at = order_[item]
+            if np.isnan(raw[at, j]):
+                raw[at, j] = score if np.isfinite(score) else 0.0
+                rank[at, j] = r + 1
+        for item, anchor in p.anchors.items():
+            anchors.setdefault(item, anchor)
+    rows = catalog.index(items)
+    c = Candidates(
+        rows=rows, item_ids=items, sources=list(names), raw=raw, rank=rank, anchors=anchors
+    )
+    c.score = np.zeros(len(items))
+    c.boost = np.ones(len(items))
+    known = rows >= 0  # items the catalog does not hold cannot pass the rules
+    return c.take(known)

@@ -1,0 +1,227 @@
+"""``/v1/users/{user_id}/recommendations`` and ``/v1/items/{item_id}/similar``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from tastemaker.catalog.columns import Columns
+from tastemaker.catalog.common import ExternalId
+from tastemaker.errors import FieldProblem, InvalidInput, NotFound, StorageError
+from tastemaker.models.base import SIMILAR, ItemFilter
+from tastemaker.pipeline.pipeline import Recommendations
+from tastemaker.pipeline.state import RecommendationRequest
+from tastemaker.service.deps import NowDep, ReadKey
+from tastemaker.service.routes.common import IdPath
+from tastemaker.service.schemas import error_responses
+from tastemaker.service.serving import Serving
+from tastemaker.storage.types import to_micros
+
+router = APIRouter(tags=["recommendations"])
+_ERRORS = error_responses(401, 403, 404, 422, 503)
+
+
+def _serving(request: Request) -> Serving:
+    serving: Serving | None = getattr(request.app.state, "serving", None)
+    if serving is None:
+        raise StorageError("the recommender is not loaded yet; retry once the server has started")
+    return serving
+
+
+ServingDep = Annotated[Serving, Depends(_serving)]
+
+
+class ReasonOut(BaseModel):
+    kind: str = Field(description="because_you_read, interest, similar, trending, popular, new …")
+    text: str
+    item_id: str | None = None
+    tag: str | None = None
+
+
+class RecommendedOut(BaseModel):
+    item_id: str
+    position: int = Field(description="0-based, counted across pages")
+    score: float
+    source: str = Field(description="The candidate source that contributed most")
+    reasons: list[ReasonOut]
+    contributions: dict[str, float] | None = Field(
+        default=None, description="With explain=true: each source's (or feature's) share"
+    )
+    features: dict[str, float] | None = Field(
+        default=None, description="With explain=true: the features the ranking saw"
+    )
+
+
+class RecommendationsOut(BaseModel):
+    recommendation_id: str = Field(
+        description="Echo it in events' context.recommendation_id; pass it back as "
+        "recommendation_id for the next page"
+    )
+    placement: str
+    user_id: str
+    page: int
+    items: list[RecommendedOut]
+    models: dict[str, int] = Field(description="Model versions the answer used")
+    segment: str | None
+    ranking: str = Field(description="weighted, switching, learned or fallback")
+    fallback: str | None = Field(
+        default=None, description="Why a non-personalized answer was given, when it was"
+    )
+    degraded: list[str] = Field(default_factory=list)
+    cached: bool = False
+
+    @classmethod
+    def of(cls, r: Recommendations) -> RecommendationsOut:
+        return cls(
+            recommendation_id=r.recommendation_id,
+            placement=r.placement,
+            user_id=r.user_id,
+            page=r.page,
+            items=[
+                RecommendedOut(
+                    item_id=i.item_id,
+                    position=i.position,
+                    score=i.score,
+                    source=i.source,
+                    reasons=[ReasonOut(**x.as_dict()) for x in i.reasons],
+                    contributions=i.contributions,
+                    features=i.features,
+                )
+                for i in r.items
+            ],
+            models=r.models,
+            segment=r.segment,
+            ranking=r.ranking,
+            fallback=r.fallback,
+            degraded=r.degraded,
+        )
+
+
+class RecommendationQuery(BaseModel):
+    """A request for recommendations with rich context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    placement: str = Field(default="homepage", min_length=1, max_length=128)
+    k: int | None = Field(default=None, ge=1, le=1000)
+    item_id: ExternalId | None = Field(
+        default=None, description="The item on screen (article-bottom: similar to this)"
+    )
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="Device, page, anything to log with the exposure"
+    )
+    exclude: list[ExternalId] = Field(default_factory=list, max_length=1000)
+    explain: bool = False
+    recommendation_id: str | None = Field(
+        default=None, max_length=128, description="An earlier answer's id: the next page of it"
+    )
+
+
+def _answer(serving: Serving, user_id: str, q: RecommendationQuery, now: int) -> RecommendationsOut:
+    request = RecommendationRequest(
+        user_id=user_id,
+        placement=q.placement,
+        k=q.k,
+        context_item=q.item_id,
+        context=q.context,
+        exclude=tuple(q.exclude),
+        explain=q.explain,
+        recommendation_id=q.recommendation_id,
+    )
+    return RecommendationsOut.of(serving.pipeline.recommend(request, now))
+
+
+@router.get(
+    "/v1/users/{user_id}/recommendations",
+    response_model=RecommendationsOut,
+    responses=_ERRORS,
+    summary="Recommendations for a user in a placement",
+)
+async def get_recommendations(
+    user_id: IdPath,
+    serving: ServingDep,
+    now: NowDep,
+    _: ReadKey,
+    placement: Annotated[str, Query(min_length=1, max_length=128)] = "homepage",
+    k: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    item_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    exclude: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    explain: bool = False,
+    recommendation_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    device: Annotated[str | None, Query(max_length=64)] = None,
+    page_url: Annotated[str | None, Query(max_length=2048)] = None,
+) -> RecommendationsOut:
+    context = {k_: v for k_, v in (("device", device), ("page", page_url)) if v is not None}
+    q = RecommendationQuery(
+        placement=placement,
+        k=k,
+        item_id=item_id,
+        context=context,
+        exclude=exclude or [],
+        explain=explain,
+        recommendation_id=recommendation_id,
+    )
+    return await run_in_threadpool(_answer, serving, user_id, q, to_micros(now))
+
+
+@router.post(
+    "/v1/users/{user_id}/recommendations",
+    response_model=RecommendationsOut,
+    responses=_ERRORS,
+    summary="Recommendations for a user, with rich context in the body",
+)
+async def post_recommendations(
+    user_id: IdPath, query: RecommendationQuery, serving: ServingDep, now: NowDep, _: ReadKey
+) -> RecommendationsOut:
+    return await run_in_threadpool(_answer, serving, user_id, query, to_micros(now))
+
+
+class SimilarItemOut(BaseModel):
+    item_id: str
+    score: float
+    position: int
+
+
+class SimilarOut(BaseModel):
+    item_id: str
+    model: str
+    version: int
+    items: list[SimilarItemOut]
+
+
+@router.get(
+    "/v1/items/{item_id}/similar",
+    response_model=SimilarOut,
+    responses=_ERRORS,
+    summary="Items similar to an item",
+)
+def get_similar(
+    item_id: IdPath,
+    serving: ServingDep,
+    _: ReadKey,
+    k: Annotated[int, Query(ge=1, le=500)] = 10,
+    model: Annotated[str, Query(min_length=1, max_length=128)] = "content",
+) -> SimilarOut:
+    loaded = serving.models.get(model)
+    if loaded is None:
+        raise NotFound(f"model {model!r} is not trained (run `tastemaker train`)")
+    if not loaded.model.compares_items():
+        raise InvalidInput(
+            f"model {model!r} cannot compare items",
+            [FieldProblem(field="model", reason="use content, item_knn, ease or als")],
+        )
+    if loaded.model.data.item_index([item_id])[0] < 0:
+        raise NotFound(f"no item with id {item_id!r}")
+    frame = loaded.model.similar_items([item_id], k, filters=ItemFilter())
+    return SimilarOut(
+        item_id=item_id,
+        model=model,
+        version=loaded.version,
+        items=[
+            SimilarItemOut(item_id=str(i), score=float(s), position=n)
+            for n, (i, s) in enumerate(zip(frame[SIMILAR], frame[Columns.SCORE], strict=True))
+        ],
+    )

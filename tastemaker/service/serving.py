@@ -1,0 +1,73 @@
+"""The serving state of an app: the pipeline, its models and catalog, and their refresh.
+
+Models are polled every ``POLL_SECONDS``: a version that went live (``tastemaker train``, from
+any process) is loaded beside the old one and swapped in atomically, so no request is dropped
+or waits for the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from tastemaker.config import Settings
+from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
+from tastemaker.pipeline.config import PlacementConfig, default_placements
+from tastemaker.pipeline.models import ModelSet
+from tastemaker.pipeline.pipeline import Pipeline
+from tastemaker.profiles import ProfileUpdater
+from tastemaker.storage import DataStore
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 5.0
+
+
+@dataclass
+class Serving:
+    pipeline: Pipeline
+    models: ModelSet
+    catalog: LiveCatalog
+
+    def model_names(self) -> set[str]:
+        names: set[str] = {"content", "item_knn"}  # similar items
+        for config in self.pipeline.placements.values():
+            names |= config.models()
+        return names
+
+    def refresh_models(self) -> list[str]:
+        return self.models.refresh(self.model_names())
+
+    def set_placements(self, placements: Mapping[str, PlacementConfig]) -> None:
+        self.pipeline.placements = dict(placements)  # one assignment: requests see old or new
+
+
+def placements_of(settings: Settings) -> dict[str, PlacementConfig]:
+    """The built-in placements overridden (by name) and extended by the settings'."""
+    return {**default_placements(), **settings.placements}
+
+
+def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None) -> Serving:
+    """Load the catalog and the active models; build the pipeline."""
+    catalog = LiveCatalog(ServingCatalog.from_items(store.items.iterate()))
+    models = ModelSet(store)
+    pipeline = Pipeline(settings, store, models, catalog, placements_of(settings), profiles)
+    serving = Serving(pipeline, models, catalog)
+    loaded = serving.refresh_models()
+    log.info(
+        "serving: %d items, models loaded: %s", len(catalog.current), ", ".join(loaded) or "none"
+    )
+    return serving
+
+
+async def poll_models(serving: Serving, interval: float = POLL_SECONDS) -> None:
+    """Hot-swap new model versions until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(serving.refresh_models)
+        except Exception:  # the store may be briefly unavailable: try again next time
+            log.exception("checking for new model versions failed")
