@@ -105,6 +105,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self.data_ = data
         self._extra = {}
         self._extra_neg = {}
+        self.__dict__.pop("_allowed_memo", None)
         pop = np.asarray(data.positives.getnnz(axis=0), dtype=np.float32)
         self.popularity_ = pop
         self._fit(data)
@@ -148,9 +149,10 @@ class Recommender(ABC, Generic[ConfigT]):
         sel = np.where(known, uidx, 0)
         pos = data.positives[sel]
         neg = data.negatives[sel]
-        mask = sp.diags(known.astype(np.float32))
-        pos = (mask @ pos).tocsr()
-        neg = (mask @ neg).tocsr()
+        if not known.all():  # unknown users' rows are empty (row 0 stood in for them)
+            mask = sp.diags(known.astype(np.float32))
+            pos = (mask @ pos).tocsr()
+            neg = (mask @ neg).tocsr()
         extra, extra_neg = self._extra, self._extra_neg
         if histories:
             extra, extra_neg = self._with_histories(user_ids, histories)
@@ -250,6 +252,49 @@ class Recommender(ABC, Generic[ConfigT]):
             return _frame([], [], [], [])
         return pd.concat(out, ignore_index=True)
 
+    def recommend_one(
+        self,
+        user_id: str,
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        filters: ItemFilter | None = None,
+        history: Mapping[str, float] | None = None,
+    ) -> tuple[list[str], np.ndarray]:
+        """:meth:`recommend` for one user, without building a data frame: ``(item ids,
+        scores)``, best first. The serving path asks for one user per request, where the
+        frame's cost would exceed the scoring's."""
+        if k < 1:
+            raise InvalidInput("k must be at least 1", [FieldProblem(field="k", reason="≥ 1")])
+        data = self.data
+        users = [str(user_id)]
+        uidx = data.user_index(users)
+        histories = {users[0]: history} if history else None
+        pos, neg = self._rows(users, uidx, histories)
+        folded = np.array([users[0] in self._extra or users[0] in self._extra_neg or bool(history)])
+        if pos.nnz:
+            scores = np.array(self._score(uidx, pos, neg, folded), dtype=np.float32)
+        else:
+            scores = self.popularity_[None, :].copy()
+        scores[:, ~self._allowed_cached(filters)] = -np.inf
+        scores[0, neg.indices] = -np.inf
+        if exclude_seen:
+            scores[0, pos.indices] = -np.inf
+        part, top = _top_k_indices(scores, k, self.popularity_)
+        valid = np.isfinite(top[0])
+        return data.item_ids[part[0][valid]].astype(str).tolist(), top[0][valid]
+
+    def _allowed_cached(self, filters: ItemFilter | None) -> np.ndarray:
+        """:meth:`_allowed` for ``filters`` without a candidate list, kept per filter (a
+        server asks for the same few again and again)."""
+        cache: dict[ItemFilter | None, np.ndarray] = self.__dict__.setdefault("_allowed_memo", {})
+        mask = cache.get(filters)
+        if mask is None:
+            if len(cache) >= 256:
+                cache.clear()
+            mask = cache[filters] = self._allowed(None, filters)
+        return mask
+
     def _recommend_batch(
         self,
         users: list[str],
@@ -330,21 +375,41 @@ class Recommender(ABC, Generic[ConfigT]):
         Columns ``ITEM`` (the query), ``"similar_item_id"``, ``SCORE``, ``RANK``. Unknown items
         get no rows.
         """
+        found = self.similar_lists(item_ids, k, filters=filters)
+        queries = [q for q, items, _ in found for _ in items]
+        similar = [i for _, items, _ in found for i in items]
+        scores = np.concatenate([s for _, _, s in found]) if found else np.zeros(0)
+        ranks = [r + 1 for _, items, _ in found for r in range(len(items))]
+        return pd.DataFrame(
+            {
+                Columns.ITEM: np.asarray(queries, dtype=object),
+                SIMILAR: np.asarray(similar, dtype=object),
+                Columns.SCORE: scores.astype(np.float32),
+                Columns.RANK: np.asarray(ranks, dtype=np.int32),
+            }
+        )
+
+    def similar_lists(
+        self, item_ids: Sequence[str], k: int, *, filters: ItemFilter | None = None
+    ) -> list[tuple[str, list[str], np.ndarray]]:
+        """:meth:`similar_items` as ``(query, similar item ids, scores)`` per known query,
+        without a data frame (the serving path)."""
         data = self.data
         idx = data.item_index([str(i) for i in item_ids])
         known = idx >= 0
         query = idx[known]
-        allowed = self._allowed(None, filters)
         if not len(query):
-            return _frame([], [], [], []).rename(
-                columns={Columns.USER: Columns.ITEM, Columns.ITEM: SIMILAR}
-            )
+            return []
         scores = np.asarray(self._similar(query), dtype=np.float32).copy()
-        scores[:, ~allowed] = -np.inf
+        scores[:, ~self._allowed_cached(filters)] = -np.inf
         scores[np.arange(len(query)), query] = -np.inf
+        part, top = _top_k_indices(scores, k, self.popularity_)
         names = [str(i) for i, ok in zip(item_ids, known, strict=True) if ok]
-        frame = _top_k(scores, names, data.item_ids, k, self.popularity_)
-        return frame.rename(columns={Columns.USER: Columns.ITEM, Columns.ITEM: SIMILAR})
+        out = []
+        for r, name in enumerate(names):
+            valid = np.isfinite(top[r])
+            out.append((name, data.item_ids[part[r][valid]].astype(str).tolist(), top[r][valid]))
+        return out
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -428,24 +493,12 @@ def _top_k(
 ) -> pd.DataFrame:
     """Top-k per row by score, ties broken by popularity then item index; ``-inf`` entries
     are never returned."""
-    n, m = scores.shape
-    kk = min(k, m)
-    if kk == 0:
+    n = scores.shape[0]
+    part, top = _top_k_indices(scores, k, popularity)
+    if part.shape[1] == 0:
         return _frame([], [], [], [])
-    part = (
-        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        if kk < m
-        else np.tile(np.arange(m), (n, 1))
-    )
-    top = np.take_along_axis(scores, part, axis=1)
-    if kk < m:
-        _settle_boundary_ties(scores, part, top, popularity)
-    # Deterministic order: score descending, then popularity descending, then item index.
-    order = np.lexsort((part, -popularity[part], -top), axis=1)
-    part = np.take_along_axis(part, order, axis=1)
-    top = np.take_along_axis(top, order, axis=1)
     valid = np.isfinite(top)
-    rows = np.repeat(np.arange(n), kk).reshape(n, kk)
+    rows = np.repeat(np.arange(n), part.shape[1]).reshape(n, part.shape[1])
     ranks = np.cumsum(valid, axis=1)
     keys_arr = np.asarray(keys, dtype=object)
     return _frame(
@@ -454,6 +507,27 @@ def _top_k(
         top[valid].astype(np.float32),
         ranks[valid].astype(np.int32),
     )
+
+
+def _top_k_indices(
+    scores: np.ndarray, k: int, popularity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the indices and scores of the top ``k`` (``-inf`` included, at the end), in
+    the deterministic order: score descending, then popularity descending, then item index."""
+    n, m = scores.shape
+    kk = min(k, m)
+    if kk == 0:
+        return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=scores.dtype)
+    part = (
+        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        if kk < m
+        else np.tile(np.arange(m), (n, 1))
+    )
+    top = np.take_along_axis(scores, part, axis=1)
+    if kk < m:
+        _settle_boundary_ties(scores, part, top, popularity)
+    order = np.lexsort((part, -popularity[part], -top), axis=1)
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(top, order, axis=1)
 
 
 def _settle_boundary_ties(

@@ -141,7 +141,9 @@ class Popularity(Recommender[PopularityConfig]):
         if k < 1:
             raise InvalidInput("k must be at least 1", [FieldProblem(field="k", reason="≥ 1")])
         labels = [str(s) for s in segments]
-        allowed = self._allowed(items, filters)
+        allowed = (
+            self._allowed(items, filters) if items is not None else self._allowed_cached(filters)
+        )
         index = {str(name): j for j, name in enumerate(self.segments_)}
         scores = np.tile(self.scores_, (len(labels), 1))
         for r, label in enumerate(labels):

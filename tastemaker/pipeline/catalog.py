@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from tastemaker.catalog.items import Item
 from tastemaker.catalog.tags import tag_ancestors
@@ -90,6 +91,28 @@ class ServingCatalog:
         self.published_at = np.array([r.published_at for r in self.rows], dtype=np.int64)
         self.expires_at = np.array([r.expires_at for r in self.rows], dtype=np.int64)
         self.recommendable = np.array([r.recommendable for r in self.rows], dtype=bool)
+        self._nodes: sp.csr_matrix | None = None
+
+    def tag_similarity(self, rows: np.ndarray) -> np.ndarray:
+        """Pairwise Jaccard similarity of the tag trees of ``rows`` (see
+        :mod:`tastemaker.pipeline.diversity`)."""
+        if self._nodes is None:
+            vocab: dict[str, int] = {}
+            r_, c_ = [], []
+            for r, item in enumerate(self.rows):
+                for t in item.nodes:
+                    r_.append(r)
+                    c_.append(vocab.setdefault(t, len(vocab)))
+            self._nodes = sp.csr_matrix(
+                (np.ones(len(r_), dtype=np.float32), (r_, c_)),
+                shape=(len(self.rows), max(len(vocab), 1)),
+            )
+        m = self._nodes[rows]
+        inter = np.asarray((m @ m.T).toarray(), dtype=np.float64)
+        sizes = np.asarray(m.sum(axis=1)).ravel()
+        union = sizes[:, None] + sizes[None, :] - inter
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, inter / union, 0.0)
 
     @classmethod
     def from_items(cls, items: Iterable[Item]) -> ServingCatalog:

@@ -18,8 +18,6 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 
@@ -43,21 +41,3 @@ def mmr(relevance: np.ndarray, similarity: np.ndarray, strength: float, n: int) 
         free[best] = False
         closest = np.maximum(closest, similarity[best])
     return chosen
-
-
-def tag_similarity(nodes: Sequence[frozenset[str]]) -> np.ndarray:
-    """Pairwise Jaccard similarity of tag trees (items without tags are similar to nothing)."""
-    vocab: dict[str, int] = {}
-    for s in nodes:
-        for t in s:
-            vocab.setdefault(t, len(vocab))
-    m = np.zeros((len(nodes), max(len(vocab), 1)), dtype=np.float32)
-    for r, s in enumerate(nodes):
-        for t in s:
-            m[r, vocab[t]] = 1.0
-    inter = m @ m.T
-    sizes = m.sum(axis=1)
-    union = sizes[:, None] + sizes[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(union > 0, inter / union, 0.0)
-    return np.asarray(out, dtype=np.float64)

@@ -97,7 +97,7 @@ class Explainer:
         parts = {s: float(v[position]) for s, v in candidates.contributions.items()}
         ranked = sorted((v, s) for s, v in parts.items() if v > 0)
         out: list[Reason] = []
-        if candidates.boost.size and candidates.boost[position] > 1.0:
+        if candidates.promoted.size and candidates.promoted[position]:
             out.append(Reason("promoted", "promoted"))
         for _, source in reversed(ranked):
             reason = self._for_source(source, item, candidates.anchors.get(item))

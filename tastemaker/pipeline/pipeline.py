@@ -25,12 +25,12 @@ from tastemaker.config import FeedbackClass, Settings
 from tastemaker.errors import FieldProblem, InvalidInput, NotFound
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, SourceSpec
-from tastemaker.pipeline.diversity import mmr, tag_similarity
+from tastemaker.pipeline.diversity import mmr
 from tastemaker.pipeline.explain import Explainer, Reason
 from tastemaker.pipeline.models import ModelSet
 from tastemaker.pipeline.ranking import Ranker, hybrid
 from tastemaker.pipeline.rules import apply_boosts, apply_filters, order, promote
-from tastemaker.pipeline.sources import Proposal, SourceInput, propose
+from tastemaker.pipeline.sources import Proposal, SharedLists, SourceInput, propose
 from tastemaker.pipeline.state import (
     Candidates,
     HistoryEvent,
@@ -39,7 +39,6 @@ from tastemaker.pipeline.state import (
 )
 from tastemaker.profiles import ProfileUpdater
 from tastemaker.storage.base import DataStore
-from tastemaker.storage.types import to_micros
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +124,7 @@ class Pipeline:
         self.exposures = exposures
         self.shown = shown
         self.history_limit = history_limit
+        self.shared = SharedLists()
 
     # --- the request ---------------------------------------------------------------------
 
@@ -144,19 +144,13 @@ class Pipeline:
         )
         classify = self.settings.feedback.classify
         history: list[HistoryEvent] = []
-        for e in self.store.events.for_user(user_id, limit=self.history_limit):
-            if e.item_id is None:
+        for item_id, kind, value, ts, received in self.store.events.history(
+            user_id, self.history_limit
+        ):
+            if item_id is None:
                 continue
-            cls, weight = classify(e.type, e.value)
-            history.append(
-                HistoryEvent(
-                    e.item_id,
-                    FeedbackClass(cls),
-                    weight,
-                    to_micros(e.timestamp or e.received_at),
-                    to_micros(e.received_at),
-                )
-            )
+            cls, weight = classify(kind, value)
+            history.append(HistoryEvent(item_id, FeedbackClass(cls), weight, ts, received))
         profile = self.profiles.get(key) if self.profiles is not None else None
         state = UserState(user_id, key, profile, history)
         page = 0
@@ -258,7 +252,9 @@ class Pipeline:
             started = time.perf_counter()
             try:
                 p = propose(
-                    SourceInput(spec, request, user, catalog, self.models, now, exclude_seen)
+                    SourceInput(
+                        spec, request, user, catalog, self.models, now, exclude_seen, self.shared
+                    )
                 )
             except Exception as exc:
                 log.exception("source %s failed", spec.name)
@@ -290,7 +286,9 @@ class Pipeline:
         specs.append(SourceSpec(kind="recent", k=500))
         for spec in specs:
             try:
-                p = propose(SourceInput(spec, request, user, catalog, self.models, now, True))
+                p = propose(
+                    SourceInput(spec, request, user, catalog, self.models, now, True, self.shared)
+                )
             except Exception:
                 log.exception("fallback source %s failed", spec.name)
                 continue
@@ -334,7 +332,7 @@ class Pipeline:
                 if (idx >= 0).all():
                     full = np.asarray(model._similar(idx), dtype=np.float64)
                     return np.clip(full[:, idx], 0.0, 1.0)
-        return tag_similarity([catalog.rows[candidates.rows[w]].nodes for w in window])
+        return catalog.tag_similarity(candidates.rows[window])
 
     def _collaborative(self) -> set[str]:
         out = set()
@@ -363,20 +361,23 @@ class Pipeline:
 
 def merge(names: list[str], proposals: list[Proposal], catalog: ServingCatalog) -> Candidates:
     """One row per proposed item in the catalog; each source's score and rank as columns."""
-    order_: dict[str, int] = {}
+    position: dict[str, int] = {}
     for p in proposals:
-        for item in p.item_ids:
-            order_.setdefault(item, len(order_))
-    items = list(order_)
+        position.update((i, 0) for i in p.item_ids if i not in position)
+    items = list(position)
+    for n, item in enumerate(items):
+        position[item] = n
     raw = np.full((len(items), len(names)), np.nan)
     rank = np.zeros((len(items), len(names)), dtype=np.int32)
     anchors: dict[str, str] = {}
     for j, p in enumerate(proposals):
-        for r, (item, score) in enumerate(zip(p.item_ids, p.scores, strict=True)):
-            at = order_[item]
-            if np.isnan(raw[at, j]):
-                raw[at, j] = score if np.isfinite(score) else 0.0
-                rank[at, j] = r + 1
+        if not p.item_ids:
+            continue
+        at = np.fromiter((position[i] for i in p.item_ids), dtype=np.int64, count=len(p.item_ids))
+        scores = np.asarray(p.scores, dtype=np.float64)
+        # A source lists an item once; reversed, the first (best) listing wins the assignment.
+        raw[at[::-1], j] = np.where(np.isfinite(scores), scores, 0.0)[::-1]
+        rank[at[::-1], j] = np.arange(len(at), 0, -1, dtype=np.int32)
         for item, anchor in p.anchors.items():
             anchors.setdefault(item, anchor)
     rows = catalog.index(items)
@@ -385,5 +386,6 @@ def merge(names: list[str], proposals: list[Proposal], catalog: ServingCatalog) 
     )
     c.score = np.zeros(len(items))
     c.boost = np.ones(len(items))
+    c.promoted = np.zeros(len(items), dtype=bool)
     known = rows >= 0  # items the catalog does not hold cannot pass the rules
     return c.take(known)

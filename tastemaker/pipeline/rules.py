@@ -71,6 +71,7 @@ def apply_boosts(
     factor = np.ones(len(candidates))
     for b in spec.boosts:
         factor[matches(catalog, candidates.rows, b.filter)] *= b.factor
+    candidates.promoted = factor > 1.0
     if spec.freshness_boost:
         published = catalog.published_at[candidates.rows]
         age_days = np.where(published >= 0, (now - published) / DAY, np.inf)
@@ -103,6 +104,7 @@ def promote(
         chosen = [result[j] for j in np.flatnonzero(hits)[: p.slots].tolist()]
         if not chosen:
             continue
+        candidates.promoted[chosen] = True
         rest = [c for c in result if c not in chosen]
         at = min(p.first_position, k - 1)
         result = rest[:at] + chosen + rest[at:]

@@ -8,6 +8,7 @@ degraded answer).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.config import FeedbackClass
-from tastemaker.models.base import SIMILAR, ItemFilter
+from tastemaker.models.base import ItemFilter
 from tastemaker.models.popularity import Popularity
 from tastemaker.pipeline.catalog import ServingCatalog
 from tastemaker.pipeline.config import SourceSpec
@@ -43,10 +44,38 @@ class SourceInput:
     models: ModelSet
     now: int
     exclude_seen: bool
+    shared: SharedLists
 
 
-def _filters(spec: SourceSpec, request: RecommendationRequest) -> ItemFilter:
-    return ItemFilter(include_tags=tuple(spec.tags), exclude_items=request.exclude)
+def _filters(spec: SourceSpec) -> ItemFilter:
+    # The request's exclusions are applied by the rules, so what a source proposes depends on
+    # the spec alone and non-personal sources can be shared between requests.
+    return ItemFilter(include_tags=tuple(spec.tags))
+
+
+def _key(spec: SourceSpec) -> tuple[object, ...]:
+    return (spec.kind, spec.model, spec.k, spec.by_segment, tuple(spec.tags))
+
+
+class SharedLists:
+    """Non-personalized proposals (popular, trending, recent) kept for ``ttl_seconds``: every
+    request of a placement would otherwise compute the same list again."""
+
+    def __init__(self, ttl_seconds: float = 5.0, capacity: int = 1024) -> None:
+        self.ttl = ttl_seconds
+        self.capacity = capacity
+        self._lists: dict[tuple[object, ...], tuple[float, Proposal]] = {}
+
+    def get(self, key: tuple[object, ...], make: Callable[[], Proposal]) -> Proposal:
+        now = time.monotonic()
+        hit = self._lists.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        proposal = make()
+        if len(self._lists) >= self.capacity:
+            self._lists.clear()
+        self._lists[key] = (now + self.ttl, proposal)
+        return proposal
 
 
 def _model_source(x: SourceInput) -> Proposal:
@@ -54,16 +83,14 @@ def _model_source(x: SourceInput) -> Proposal:
     if loaded is None:
         return Proposal(missing=f"model {x.spec.model!r} is not trained or not loaded")
     user = x.user
-    frame = loaded.model.recommend(
-        [user.user_key],
+    items, scores = loaded.model.recommend_one(
+        user.user_key,
         x.spec.k,
         exclude_seen=x.exclude_seen,
-        filters=_filters(x.spec, x.request),
-        histories={user.user_key: user.folded(loaded.trained_at_micros)},
+        filters=_filters(x.spec),
+        history=user.folded(loaded.trained_at_micros),
     )
-    return Proposal(
-        frame[Columns.ITEM].astype(str).tolist(), frame[Columns.SCORE].astype(float).tolist()
-    )
+    return Proposal(items, scores.astype(float).tolist())
 
 
 def _popular_source(x: SourceInput) -> Proposal:
@@ -73,11 +100,15 @@ def _popular_source(x: SourceInput) -> Proposal:
     model = loaded.model
     if not isinstance(model, Popularity):
         return _model_source(x)
-    segment = x.user.segment if x.spec.by_segment else None
-    frame = model.recommend_segments([segment or ""], x.spec.k, filters=_filters(x.spec, x.request))
-    return Proposal(
-        frame[Columns.ITEM].astype(str).tolist(), frame[Columns.SCORE].astype(float).tolist()
-    )
+    segment = (x.user.segment if x.spec.by_segment else None) or ""
+
+    def make() -> Proposal:
+        frame = model.recommend_segments([segment], x.spec.k, filters=_filters(x.spec))
+        return Proposal(
+            frame[Columns.ITEM].astype(str).tolist(), frame[Columns.SCORE].astype(float).tolist()
+        )
+
+    return x.shared.get((*_key(x.spec), loaded.version, segment), make)
 
 
 def _similar(x: SourceInput, anchors: list[str]) -> Proposal:
@@ -86,18 +117,15 @@ def _similar(x: SourceInput, anchors: list[str]) -> Proposal:
         return Proposal(missing=f"model {x.spec.model!r} is not trained or not loaded")
     if not anchors or not loaded.model.compares_items():
         return Proposal()
-    frame = loaded.model.similar_items(anchors, x.spec.k, filters=_filters(x.spec, x.request))
     best: dict[str, tuple[float, str]] = {}
-    for anchor, item, score in zip(
-        frame[Columns.ITEM].astype(str),
-        frame[SIMILAR].astype(str),
-        frame[Columns.SCORE].astype(float),
-        strict=True,
+    for anchor, items, scores in loaded.model.similar_lists(
+        anchors, x.spec.k, filters=_filters(x.spec)
     ):
-        if item in anchors:
-            continue
-        if item not in best or score > best[item][0]:
-            best[item] = (score, anchor)
+        for item, score in zip(items, scores.tolist(), strict=True):
+            if item in anchors:
+                continue
+            if item not in best or score > best[item][0]:
+                best[item] = (score, anchor)
     ordered = sorted(best.items(), key=lambda kv: -kv[1][0])[: x.spec.k]
     return Proposal(
         [i for i, _ in ordered],
@@ -124,6 +152,13 @@ def _similar_to_recent(x: SourceInput) -> Proposal:
 
 
 def _recent_source(x: SourceInput) -> Proposal:
+    # Shared for a minute at a time: the clock moves the scores only slowly.
+    return x.shared.get(
+        (*_key(x.spec), id(x.catalog), x.now // (60 * 1_000_000)), lambda: _newest(x)
+    )
+
+
+def _newest(x: SourceInput) -> Proposal:
     cat = x.catalog
     published = cat.published_at
     ok = cat.recommendable & (published >= 0) & (published <= x.now)

@@ -79,7 +79,7 @@ class Candidates:
     ``raw`` holds each source's score (NaN where the source did not propose the item), ``rank``
     its 1-based rank (0 where absent), ``norm`` the per-source min–max normalized score (0 where
     absent). ``score`` is the ranking's score, ``contributions`` its per-source (or per-feature)
-    parts, ``boost`` the factor rules multiplied in.
+    parts, ``boost`` the factor rules multiplied in (boosts and freshness).
     """
 
     rows: np.ndarray
@@ -92,6 +92,8 @@ class Candidates:
     score: np.ndarray = field(default_factory=lambda: np.zeros(0))
     contributions: dict[str, np.ndarray] = field(default_factory=dict)
     boost: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    promoted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Candidates a boost or promotion rule lifted (explained as "promoted")."""
     features: np.ndarray | None = None
     feature_names: list[str] = field(default_factory=list)
 
@@ -124,6 +126,7 @@ class Candidates:
             score=self.score[idx] if len(self.score) else self.score,
             contributions={k: v[idx] for k, v in self.contributions.items()},
             boost=self.boost[idx] if len(self.boost) else self.boost,
+            promoted=self.promoted[idx] if len(self.promoted) else self.promoted,
             features=None if self.features is None else self.features[idx],
             feature_names=self.feature_names,
         )

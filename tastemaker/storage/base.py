@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -69,6 +69,16 @@ class UserRepository(ABC):
         """Delete the user from every table; rows removed per table, or ``None`` if unknown."""
 
 
+class HistoryRow(NamedTuple):
+    """One event as :meth:`EventLog.history` gives it; times in microseconds since the epoch."""
+
+    item_id: str | None
+    type: str
+    value: float | None
+    ts: int
+    received_at: int
+
+
 class EventLog(ABC):
     """The append-only, idempotent event log."""
 
@@ -82,6 +92,11 @@ class EventLog(ABC):
 
     @abstractmethod
     def count(self) -> int: ...
+
+    @abstractmethod
+    def history(self, user_id: str, limit: int = 500) -> list[HistoryRow]:
+        """The user's newest events, newest first, reduced to what ranking needs (the serving
+        path reads it on every request: no context, no properties, no decryption)."""
 
     @abstractmethod
     def for_user(self, user_id: str, limit: int = 1000) -> list[EventRecord]:

@@ -67,3 +67,19 @@ def insert_ignore_rows(
         )
     finally:
         cursor.close()
+
+
+def select_newest(conn: Connection, id_hash: bytes, limit: int) -> list[tuple[Any, ...]]:
+    """``(item_id, type, value, ts, received_at)`` of a user's newest ``limit`` events."""
+    mark = _mark(conn)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            "SELECT e.item_id, e.type, e.value, e.ts, e.received_at FROM events e "
+            f"JOIN users u ON u.pk = e.user_pk WHERE u.id_hash = {mark} "
+            f"ORDER BY e.ts DESC, e.seq DESC LIMIT {mark}",
+            (id_hash, limit),
+        )
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection, Engine
 from tastemaker.catalog.events import Event
 from tastemaker.catalog.records import AppendResult, EventRecord
 from tastemaker.errors import EventConflict
-from tastemaker.storage.base import EventLog
-from tastemaker.storage.sql.driver import insert_ignore_rows, select_in
+from tastemaker.storage.base import EventLog, HistoryRow
+from tastemaker.storage.sql.driver import insert_ignore_rows, select_in, select_newest
 from tastemaker.storage.sql.engine import read, write
 from tastemaker.storage.sql.users import UserCodec, ensure_users
 from tastemaker.storage.tables import events as t
@@ -133,6 +133,11 @@ class SqlEvents(EventLog):
                 )
             )
         return out
+
+    def history(self, user_id: str, limit: int = 500) -> list[HistoryRow]:
+        with read(self._engine) as conn:
+            rows = select_newest(conn, self._codec.key(user_id), limit)
+        return [HistoryRow(*r) for r in rows]
 
     def for_user(self, user_id: str, limit: int = 1000) -> list[EventRecord]:
         with read(self._engine) as conn:

@@ -1,0 +1,316 @@
+"""``/v1/users/{id}/recommendations`` end to end over real HTTP: rules, hybrids, diversity,
+explanations, fallbacks and freshness, on the hand-made world of :mod:`tests.serving_world`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tastemaker.service import create_app
+from tastemaker.storage import open_store
+from tests import serving_world as world
+from tests.conftest import make_settings
+from tests.live import serve
+
+NEVER = {"n-0", "n-1"}  # not recommendable, expired
+
+PLACEMENTS: dict[str, Any] = {
+    "collab": {
+        "sources": [{"kind": "model", "model": "item_knn", "k": 50}],
+        "diversity": {"strength": 0},
+    },
+    "repeat": {
+        "sources": [{"kind": "model", "model": "item_knn", "k": 50}],
+        "rules": {"exclude_seen": []},
+    },
+    "sport-only": {
+        "sources": [{"kind": "popular", "k": 50}],
+        "rules": {"include": {"tags": ["Sport"]}},
+    },
+    "no-sport": {
+        "sources": [{"kind": "popular", "k": 50}],
+        "rules": {"exclude": {"tags": ["Sport"]}},
+    },
+    "fresh": {
+        "sources": [{"kind": "popular", "k": 50}],
+        "rules": {"max_age_days": 3.5},
+    },
+    "premium": {
+        "sources": [{"kind": "popular", "k": 50}],
+        "rules": {"include": {"properties": {"premium": [True]}}},
+    },
+    "boosted": {
+        "sources": [{"kind": "model", "model": "item_knn", "k": 50}, {"kind": "popular"}],
+        "rules": {"boosts": [{"filter": {"authors": ["Cid"]}, "factor": 50}]},
+    },
+    "promoted": {
+        "sources": [{"kind": "model", "model": "item_knn", "k": 50}, {"kind": "popular"}],
+        "rules": {"promotions": [{"filter": {"tags": ["Sport"]}, "slots": 2}]},
+    },
+    "pinned": {
+        "sources": [{"kind": "pinned", "items": ["s-9", "t-9", "nope"]}],
+    },
+    "newest": {"sources": [{"kind": "recent", "k": 5}]},
+    "weighted": {
+        "sources": [
+            {"kind": "model", "model": "item_knn", "k": 50},
+            {"kind": "popular", "k": 50},
+        ],
+        "ranking": {
+            "kind": "weighted",
+            "weights": {"item_knn": 1.0, "popular": 0.0},
+            "newcomer_weights": {"popular": 1.0},
+            "history_threshold": 5,
+        },
+    },
+    "switching": {
+        "sources": [
+            {"kind": "model", "model": "item_knn", "k": 50},
+            {"kind": "trending", "k": 50},
+        ],
+        "ranking": {"kind": "switching", "cold_sources": ["trending"], "history_threshold": 5},
+    },
+    "diverse": {
+        "sources": [{"kind": "popular", "k": 50}],
+        "diversity": {"strength": 0.9},
+    },
+    "undiverse": {
+        "sources": [{"kind": "popular", "k": 50}],
+        "diversity": {"strength": 0.0},
+    },
+    "untrained": {
+        "sources": [{"kind": "model", "model": "ease"}],
+        "fallback": ["popular"],
+    },
+    "similar": {
+        "sources": [{"kind": "similar_to_context", "k": 20}],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("recommend") / "db.sqlite"
+    settings = make_settings(f"sqlite:///{db}", insecure_dev=True, placements=PLACEMENTS)
+    store = open_store(settings)
+    world.build(store, settings)
+    with serve(create_app(settings, store)) as base:
+        yield base
+    store.close()
+
+
+def recommend(url: str, user: str, placement: str, **params: Any) -> dict[str, Any]:
+    r = httpx.get(
+        f"{url}/v1/users/{user}/recommendations",
+        params={"placement": placement, **params},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def ids(body: dict[str, Any]) -> list[str]:
+    return [i["item_id"] for i in body["items"]]
+
+
+def seen_by(user: str) -> set[str]:
+    return {e.item_id for e in world.events() if e.user_id == user and e.item_id}
+
+
+def test_collaborative_placement_recommends_unseen_items_of_the_users_taste(url: str) -> None:
+    body = recommend(url, "tech-0", "collab", k=4)
+    got = ids(body)
+    assert len(got) == 4
+    assert not set(got) & seen_by("tech-0")
+    assert all(i.startswith("t-") for i in got)
+    assert body["ranking"] == "weighted"
+    assert body["fallback"] is None
+    assert body["models"]["item_knn"] >= 1
+
+
+def test_seen_items_come_back_only_when_the_rule_allows(url: str) -> None:
+    assert not set(ids(recommend(url, "tech-0", "collab", k=10))) & seen_by("tech-0")
+    assert set(ids(recommend(url, "tech-0", "repeat", k=10))) & seen_by("tech-0")
+
+
+def test_request_exclusions_and_never_showable_items(url: str) -> None:
+    first = ids(recommend(url, "tech-0", "collab", k=3))
+    again = ids(recommend(url, "tech-0", "collab", k=3, exclude=first[:2]))
+    assert not set(first[:2]) & set(again)
+    for placement in PLACEMENTS:
+        if placement == "untrained":
+            continue
+        got = ids(recommend(url, "sport-3", placement, k=20, item_id="t-1"))
+        assert not set(got) & NEVER, placement
+
+
+def test_tag_subtree_filters(url: str) -> None:
+    assert all(i.startswith("s-") for i in ids(recommend(url, "tech-0", "sport-only", k=20)))
+    got = ids(recommend(url, "tech-0", "no-sport", k=20))
+    assert got
+    assert not any(i.startswith("s-") for i in got)
+
+
+def test_freshness_window(url: str) -> None:
+    got = ids(recommend(url, "newcomer-fresh", "fresh", k=20))
+    # t-0 … t-3 and n-2 are younger than 3.5 days; n-1 is young but expired
+    assert set(got) == {"t-0", "t-1", "t-2", "t-3", "n-2"}
+
+
+def test_property_filter(url: str) -> None:
+    assert set(ids(recommend(url, "newcomer-prop", "premium", k=20))) == {"t-0", "t-1", "t-2"}
+
+
+def test_boost_lifts_an_author_to_the_top(url: str) -> None:
+    plain = ids(recommend(url, "tech-1", "collab", k=4))
+    boosted = recommend(url, "tech-1", "boosted", k=5, explain="true")
+    assert not any(i.startswith("s-") for i in plain)
+    assert ids(boosted)[0].startswith("s-")
+    assert boosted["items"][0]["features"]["boost"] == pytest.approx(50.0, rel=0.01)
+    assert boosted["items"][0]["reasons"][0]["kind"] == "promoted"
+
+
+def test_promotion_reserves_slots(url: str) -> None:
+    got = ids(recommend(url, "tech-1", "promoted", k=5))
+    assert [i[0] for i in got[:2]] == ["s", "s"]
+    assert all(i.startswith("t-") for i in got[2:])
+
+
+def test_pinned_items_in_the_editors_order(url: str) -> None:
+    body = recommend(url, "anyone", "pinned")
+    assert ids(body) == ["s-9", "t-9"]
+    assert body["items"][0]["reasons"][0]["text"] == "editor's pick"
+
+
+def test_recent_source_lists_the_newest(url: str) -> None:
+    got = ids(recommend(url, "anyone", "newest", k=3))
+    assert got == ["t-0", "n-2", "t-1"]  # published 1 h, 5 h and 1 day 1 h ago
+
+
+def test_weighted_hybrid_moves_from_popular_to_collaborative_with_history(url: str) -> None:
+    newcomer = recommend(url, "newcomer-w", "weighted", k=5, explain="true")
+    assert all(set(i["contributions"]) <= {"popular"} for i in newcomer["items"])
+    veteran = recommend(url, "tech-2", "weighted", k=4, explain="true")
+    assert all(set(i["contributions"]) <= {"item_knn"} for i in veteran["items"])
+    assert all(i.startswith("t-") for i in ids(veteran))
+
+
+def test_switching_hybrid(url: str) -> None:
+    cold = recommend(url, "newcomer-s", "switching", k=5)
+    assert {i["source"] for i in cold["items"]} == {"trending"}
+    warm = recommend(url, "tech-3", "switching", k=5)
+    assert {i["source"] for i in warm["items"]} == {"item_knn"}
+
+
+def test_diversity_spreads_the_top_over_the_tag_tree(url: str) -> None:
+    def subtrees(got: list[str]) -> int:
+        return len({i[0] + (str(int(i[2:]) % 2) if i[0] == "t" else "") for i in got})
+
+    plain = ids(recommend(url, "newcomer-d", "undiverse", k=3))
+    diverse = ids(recommend(url, "newcomer-d", "diverse", k=3))
+    assert subtrees(diverse) == 3
+    assert subtrees(diverse) > subtrees(plain)
+
+
+def test_explanations_name_the_reason(url: str) -> None:
+    body = recommend(url, "tech-4", "homepage", k=5, explain="true")
+    for item in body["items"]:
+        assert item["reasons"], item
+        assert item["contributions"]
+        assert item["features"]
+        kinds = {r["kind"] for r in item["reasons"]}
+        assert kinds & {
+            "because_you_read",
+            "interest",
+            "collaborative",
+            "similar",
+            "trending",
+            "popular",
+            "new",
+        }
+    similar = recommend(url, "tech-4", "similar", k=3, item_id="t-2")
+    assert similar["items"][0]["reasons"][0]["text"] == "similar to “Phone review 2”"
+
+
+def test_context_item_drives_similar_items(url: str) -> None:
+    got = ids(recommend(url, "anyone", "similar", k=4, item_id="t-2"))
+    assert "t-2" not in got
+    assert all(i in {"t-0", "t-4", "t-6", "t-8"} for i in got)
+
+
+def test_missing_model_falls_back_and_says_so(url: str) -> None:
+    body = recommend(url, "tech-0", "untrained", k=5)
+    assert body["ranking"] == "fallback"
+    assert "ease" in body["fallback"]
+    assert len(body["items"]) == 5
+    assert not set(ids(body)) & NEVER
+
+
+def test_a_click_changes_the_very_next_answer(url: str) -> None:
+    user = "fresh-reader"
+    before = recommend(url, user, "homepage", k=5)
+    assert before["items"]
+    r = httpx.post(
+        f"{url}/v1/events",
+        json={
+            "events": [
+                {"event_id": "fr-1", "user_id": user, "item_id": "s-4", "type": "click"},
+                {"event_id": "fr-2", "user_id": user, "item_id": "s-4", "type": "like"},
+            ]
+        },
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    after = recommend(url, user, "homepage", k=5)
+    assert "s-4" not in ids(after)  # read: not shown again
+    assert ids(after) != ids(before)
+    assert sum(i.startswith("s-") for i in ids(after)) >= 3
+    reasons = [r_ for i in after["items"] for r_ in i["reasons"]]
+    assert any(r_.get("item_id") == "s-4" for r_ in reasons)
+
+
+def test_bad_requests_are_4xx(url: str) -> None:
+    r = httpx.get(f"{url}/v1/users/u/recommendations", params={"placement": "nope"})
+    assert r.status_code == 404
+    assert "nope" in r.json()["error"]["message"]
+    r = httpx.get(f"{url}/v1/users/u/recommendations", params={"placement": "collab", "k": 500})
+    assert r.status_code == 422
+    assert r.json()["error"]["errors"][0]["field"] == "k"
+    r = httpx.post(f"{url}/v1/users/u/recommendations", json={"placement": "collab", "x": 1})
+    assert r.status_code == 422
+
+
+def test_similar_items_endpoint(url: str) -> None:
+    r = httpx.get(f"{url}/v1/items/s-1/similar", params={"k": 3})
+    assert r.status_code == 200
+    got = [i["item_id"] for i in r.json()["items"]]
+    assert len(got) == 3
+    assert all(i.startswith("s-") for i in got)
+    assert httpx.get(f"{url}/v1/items/zz/similar").status_code == 404
+    assert httpx.get(f"{url}/v1/items/s-1/similar", params={"model": "ease"}).status_code == 404
+
+
+def test_post_takes_rich_context(url: str) -> None:
+    r = httpx.post(
+        f"{url}/v1/users/tech-0/recommendations",
+        json={"placement": "similar", "item_id": "s-2", "k": 3, "context": {"device": "app"}},
+    )
+    assert r.status_code == 200, r.text
+    assert all(i["item_id"].startswith("s-") for i in r.json()["items"])
+
+
+def test_models_missing_entirely_still_answer(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", insecure_dev=True)
+    store = open_store(settings)
+    store.items.upsert(world.items(), world.NOW)
+    with serve(create_app(settings, store)) as base:
+        body = recommend(base, "u1", "homepage", k=3)
+    store.close()
+    assert body["ranking"] == "fallback"
+    assert len(body["items"]) == 3
+    assert not set(ids(body)) & NEVER
