@@ -128,6 +128,43 @@ def test_batch_equals_one_by_one(fitted: Recommender) -> None:
     pd.testing.assert_frame_equal(batch, single)
 
 
+def test_recommend_one_equals_the_batch(fitted: Recommender) -> None:
+    for user in ["a0", "b3", "unknown"]:
+        frame = fitted.recommend([user], k=6, filters=ItemFilter(exclude_items=("i1",)))
+        items, scores = fitted.recommend_one(user, 6, filters=ItemFilter(exclude_items=("i1",)))
+        assert items == frame[Columns.ITEM].tolist()
+        np.testing.assert_allclose(scores, frame[Columns.SCORE].to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", names("folds_in"))
+def test_request_history_equals_fold_in_and_leaves_the_model_alone(
+    name: str, data: Dataset
+) -> None:
+    history = {f"i{GROUP + i}": 1.0 for i in range(5)}
+    served = build(name).fit(data)
+    told = served.recommend(["newcomer"], k=5, histories={"newcomer": history})
+    items, _ = served.recommend_one("newcomer", 5, history=history)
+    untouched = served.recommend(["newcomer"], k=5)
+    folded = build(name).fit(data)
+    folded.fold_in("newcomer", list(history), list(history.values()))
+    expected = folded.recommend(["newcomer"], k=5)
+    assert told[Columns.ITEM].tolist() == expected[Columns.ITEM].tolist()
+    assert items == expected[Columns.ITEM].tolist()
+    assert untouched[Columns.ITEM].tolist() != expected[Columns.ITEM].tolist()
+
+
+@pytest.mark.parametrize("name", names("compares_items"))
+def test_similar_lists_equal_similar_items(name: str, data: Dataset) -> None:
+    fitted = build(name).fit(data)
+    frame = fitted.similar_items(["i0", "i15", "missing"], k=4)
+    lists = fitted.similar_lists(["i0", "i15", "missing"], k=4)
+    assert [q for q, _, _ in lists] == ["i0", "i15"]
+    for query, items, scores in lists:
+        rows = frame[frame[Columns.ITEM] == query]
+        assert items == rows["similar_item_id"].tolist()
+        np.testing.assert_allclose(scores, rows[Columns.SCORE].to_numpy(), rtol=1e-6)
+
+
 def test_lists_are_sorted_unique_and_exclude_seen(fitted: Recommender, data: Dataset) -> None:
     recs = fitted.recommend([f"a{u}" for u in range(GROUP)] + ["b1"], k=8)
     for user, group in recs.groupby(Columns.USER):
