@@ -15,7 +15,10 @@ from tastemaker.errors import ConfigurationError
 from tastemaker.service import errors, openapi
 from tastemaker.service.deps import KeyCache
 from tastemaker.service.limits import BodyLimit
-from tastemaker.service.routes import events, health, items, profiles, segments, users
+from tastemaker.service.routes import events, health, items, metrics, profiles, segments, users
+from tastemaker.service.timing import RequestMetrics
+from tastemaker.serving.cache import RecommendationCache, open_cache
+from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.storage import DataStore, open_store
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,11 @@ def check_startup(settings: Settings, store: DataStore) -> None:
         )
 
 
-def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
-    """A Tastemaker API. Without ``store`` the lifespan opens (and migrates) the configured one."""
+def create_app(
+    settings: Settings, store: DataStore | None = None, cache: RecommendationCache | None = None
+) -> FastAPI:
+    """A Tastemaker API. Without ``store`` the lifespan opens (and migrates) the configured one;
+    without ``cache`` the app opens the configured recommendation cache (and closes it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +59,8 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         finally:
             if own:
                 app.state.store.close()
+            if cache is None:
+                app.state.cache.close()
 
     app = FastAPI(
         title="Tastemaker",
@@ -62,6 +70,8 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache()
+    app.state.cache = open_cache(settings) if cache is None else cache
+    app.state.metrics = ServiceMetrics()
     if store is not None:
         app.state.store = store
     errors.install(app)
@@ -69,7 +79,9 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
     for module in (health, items, users, profiles, events):
         app.include_router(module.router)
     app.include_router(segments.router)
+    app.include_router(metrics.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: times the 413s
     return app
 
 
