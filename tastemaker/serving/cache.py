@@ -229,8 +229,8 @@ class MemoryCache(RecommendationCache):
 
     Generations are one sequence number: each invalidation advances it; an entry is fresh while
     its stamp is not below its user's last invalidation nor the global floor. The users'
-    invalidation numbers are bounded too (``4 × max_entries``, at least 1,024): forgetting the
-    oldest raises the floor to their number, which only makes entries stale, never fresh.
+    invalidation numbers are bounded too (``max_tracked_users``): forgetting the oldest raises
+    the floor to their number, which only makes older entries stale, never a stale one fresh.
 
     Parameters
     ----------
@@ -240,6 +240,9 @@ class MemoryCache(RecommendationCache):
         Upper bound of every TTL.
     clock
         Monotonic seconds (tests inject their own).
+    max_tracked_users
+        Users whose last invalidation is remembered; ``4 × max_entries`` (at least 1,024) by
+        default.
 
     Examples
     --------
@@ -259,6 +262,7 @@ class MemoryCache(RecommendationCache):
         *,
         max_ttl_seconds: float = 3600.0,
         clock: Clock = time.monotonic,
+        max_tracked_users: int | None = None,
     ) -> None:
         super().__init__(max_ttl_seconds)
         if max_entries < 1:
@@ -271,7 +275,7 @@ class MemoryCache(RecommendationCache):
         self._seq = 0
         self._floor = 0
         self._invalidated: OrderedDict[str, int] = OrderedDict()
-        self._max_users = max(4 * max_entries, 1024)
+        self._max_users = max_tracked_users or max(4 * max_entries, 1024)
 
     def lookup(self, user_key: str, placement: str, variant: str) -> Lookup:
         key = (user_key, placement, variant)

@@ -187,7 +187,10 @@ class RedisCache(RecommendationCache):
         self._client.close()
 
     def delete_namespace(self) -> int:
-        """Delete every key under the prefix (tests, and `tastemaker` maintenance): a scan."""
+        """Delete every key under the prefix (a scan: for maintenance and tests, not requests).
+
+        Raises Redis's errors, unlike the cache operations.
+        """
         deleted = 0
         for batch in _chunks(self._client.scan_iter(match=self.key_prefix + "*", count=1000)):
             deleted += int(self._client.unlink(*batch))
