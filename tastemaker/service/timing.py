@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tastemaker.serving.metrics import ServiceMetrics
 
 UNMATCHED = "unmatched"
-"""The route label of requests no route matches (404s): raw paths would be unbounded."""
+"""The route label of requests no route served: 404s, and bodies refused before routing (413).
+Raw paths would make the series unbounded."""
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that served (or would have served) a request.
-
-    The router records the route it chose in the scope; a request answered before routing (a
-    body over the limit) is matched here against the app's routes.
-    """
-    route: Any = scope.get("route")
-    if route is None:
-        app: Any = scope.get("app")
-        for candidate in getattr(getattr(app, "router", None), "routes", ()):
-            match, _ = candidate.matches(scope)
-            if match is not Match.NONE:
-                route = candidate
-                break
-        else:
-            return UNMATCHED
+    """The template of the route that served a request (``/v1/items/{item_id}``), which the
+    router records in the scope, or :data:`UNMATCHED`."""
+    route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED
 
@@ -38,7 +25,7 @@ class RequestMetrics:
     """Pure ASGI middleware timing each request until its response is sent.
 
     Install it outermost, so it also times what the other middleware answer (413, …). A
-    request whose app raised counts as a 500.
+    request whose app raised counts as a 500. Websockets and lifespan pass through untimed.
     """
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:

@@ -30,14 +30,8 @@ True
 
 from __future__ import annotations
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
 
 LATENCY_BUCKETS = (
     0.001,
@@ -164,6 +158,8 @@ class ServiceMetrics:
         if entries is not None:
             self._cache_entries.set(entries)
 
-    def render(self) -> tuple[bytes, str]:
-        """The Prometheus text exposition and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """The exposition and its content type, in the format the ``Accept`` header asks for:
+        OpenMetrics if asked, else the Prometheus text format 0.0.4 that every scraper reads."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type

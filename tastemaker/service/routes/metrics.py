@@ -22,5 +22,5 @@ def metrics(request: Request) -> Response:
     service_metrics: ServiceMetrics = request.app.state.metrics
     cache: RecommendationCache = request.app.state.cache
     service_metrics.cache_state(cache.available, cache.entries())
-    payload, content_type = service_metrics.render()
+    payload, content_type = service_metrics.render(request.headers.get("accept", ""))
     return Response(payload, media_type=content_type)
