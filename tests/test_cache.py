@@ -135,12 +135,14 @@ def test_invalidate_user_drops_only_that_user(cache: RecommendationCache) -> Non
 
 
 def test_invalidate_users_in_one_call(cache: RecommendationCache) -> None:
-    for user in ("u1", "u2", "u3"):
-        cache.put(user, "home", "", user.encode(), 60)
-    cache.invalidate_users(["u1", "u3", "u1"])
-    assert [cache.get(u, "home", "") for u in ("u1", "u2", "u3")] == [None, b"u2", None]
+    users = ("u1", "u2", 'ü3 "quoted"')
+    for user in users:
+        cache.put(user, "home", "", b"x", 60)
+    cache.invalidate_users(["u1", users[2], "u1"])
+    assert [cache.get(u, "home", "") for u in users] == [None, b"x", None]
+    assert cache.stats().invalidations == 3
     cache.invalidate_users([])
-    assert cache.get("u2", "home", "") == b"u2"
+    assert cache.get("u2", "home", "") == b"x"
 
 
 def test_invalidate_all(cache: RecommendationCache) -> None:

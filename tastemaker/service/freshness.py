@@ -14,7 +14,7 @@ from fastapi import Request
 from tastemaker.catalog.events import Event
 from tastemaker.catalog.records import AppendResult
 from tastemaker.service.routes import profiles as profile_routes
-from tastemaker.serving.cache import RecommendationCache
+from tastemaker.serving.cache import RecommendationCache, invalidate_user_ids
 from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.storage import DataStore
 
@@ -31,7 +31,7 @@ def after_ingest(request: Request) -> Stored:
     user_key = updater.user_key if updater is not None else store.snapshot.user_key
 
     def stored(events: Sequence[Event], result: AppendResult) -> None:
-        cache.invalidate_users({user_key(u) for u in {e.user_id for e in events}})
+        invalidate_user_ids(cache, (e.user_id for e in events), user_key)
         metrics.events_ingested(result.stored)
 
     return stored

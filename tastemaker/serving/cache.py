@@ -326,8 +326,8 @@ class MemoryCache(RecommendationCache):
             invalidated = self._invalidated
             count = 0
             for user_key in user_keys:
-                invalidated.pop(user_key, None)
                 invalidated[user_key] = seq
+                invalidated.move_to_end(user_key)
                 count += 1
             while len(invalidated) > self._max_users:
                 _, forgotten = invalidated.popitem(last=False)
@@ -343,6 +343,28 @@ class MemoryCache(RecommendationCache):
 
     def entries(self) -> int:
         return len(self._entries)
+
+
+def invalidate_user_ids(
+    cache: RecommendationCache, user_ids: Iterable[str], user_key: Callable[[str], str]
+) -> int:
+    """Invalidate the users of a batch of events in one step; returns how many there were.
+
+    ``user_key`` maps an external id to the user key (``ProfileUpdater.user_key`` caches the
+    HMAC); each distinct id is mapped once.
+
+    Examples
+    --------
+    >>> cache = MemoryCache(10)
+    >>> cache.put("key-a", "home", "", b"x", 60)
+    >>> invalidate_user_ids(cache, ["a", "b", "a"], lambda user_id: "key-" + user_id)
+    2
+    >>> cache.get("key-a", "home", "") is None
+    True
+    """
+    keys = {user_key(u) for u in set(user_ids)}
+    cache.invalidate_users(keys)
+    return len(keys)
 
 
 def open_cache(settings: Settings) -> RecommendationCache:
