@@ -179,6 +179,46 @@ class TrainingSettings(_Strict):
     min_user_interactions: int = Field(default=5, ge=2)
 
 
+class CacheSettings(_Strict):
+    """The recommendation cache (``tastemaker.serving.cache``): in process, or in Redis when
+    ``redis_url`` is set.
+
+    Examples
+    --------
+    >>> CacheSettings().max_entries
+    100000
+    >>> CacheSettings(default_ttl_seconds=30).max_ttl_seconds
+    3600.0
+    """
+
+    max_entries: int = Field(
+        default=100_000, ge=1, description="Cached lists kept in process (least recently used go)"
+    )
+    key_prefix: str = Field(
+        default="tm:cache:", min_length=1, description="Prefix of every Redis key of the cache"
+    )
+    socket_timeout_ms: float = Field(
+        default=50.0, gt=0, description="Redis connect and read timeout; past it, a miss"
+    )
+    default_ttl_seconds: float = Field(
+        default=60.0, gt=0, description="How long a list stays cached unless the placement says"
+    )
+    max_ttl_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Upper bound of every TTL; also how long Redis keeps a user's invalidation",
+    )
+    retry_seconds: float = Field(
+        default=1.0, ge=0, description="After a Redis error, Redis is left alone this long"
+    )
+
+    @model_validator(mode="after")
+    def _ttl_bounded(self) -> CacheSettings:
+        if self.default_ttl_seconds > self.max_ttl_seconds:
+            raise ValueError("default_ttl_seconds must not exceed max_ttl_seconds")
+        return self
+
+
 class ProfileSettings(_Strict):
     """How the online user profiles (``tastemaker.profiles``) are kept.
 
@@ -279,7 +319,14 @@ class Settings(BaseSettings):
     channels: list[str] = Field(default_factory=lambda: ["web", "app", "email", "social"])
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
+    model_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often a server checks the registry for new live model versions",
+    )
     placements: dict[str, PlacementConfig] = Field(
         default_factory=dict,
         description="Placements added to (or replacing, by name) the built-in homepage, "

@@ -90,3 +90,19 @@ def redis_url() -> str:
     if exc is not None:
         _missing("Redis", url, exc)
     return url
+
+
+@contextmanager
+def redis_namespace() -> Iterator[tuple[str, str]]:
+    """The test Redis's URL and a fresh key prefix whose keys are deleted afterwards (tests of
+    several worktrees share the database, so nothing flushes it)."""
+    from tastemaker.serving.cache_redis import RedisCache
+
+    url = redis_url()
+    prefix = f"tmtest:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield url, prefix
+    finally:
+        cleaner = RedisCache(url, key_prefix=prefix, socket_timeout_ms=3000)
+        cleaner.delete_namespace()
+        cleaner.close()

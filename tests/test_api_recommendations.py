@@ -3,6 +3,8 @@ explanations, fallbacks and freshness, on the hand-made world of :mod:`tests.ser
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 
 from tastemaker.service import create_app
 from tastemaker.storage import open_store
+from tastemaker.training.trainer import train
 from tests import serving_world as world
 from tests.conftest import make_settings
 from tests.live import serve
@@ -314,3 +317,73 @@ def test_models_missing_entirely_still_answer(tmp_path: Path) -> None:
     assert body["ranking"] == "fallback"
     assert len(body["items"]) == 3
     assert not set(ids(body)) & NEVER
+
+
+def test_cache_serves_repeats_and_an_event_invalidates_it(url: str) -> None:
+    first = recommend(url, "sport-5", "homepage", k=4)
+    again = recommend(url, "sport-5", "homepage", k=4)
+    assert not first["cached"]
+    assert again["cached"]
+    assert ids(again) == ids(first)
+    assert again["recommendation_id"] != first["recommendation_id"]
+    assert not recommend(url, "sport-5", "homepage", k=5)["cached"]  # another variant
+    r = httpx.post(
+        f"{url}/v1/events",
+        json={
+            "events": [
+                {"event_id": "c-1", "user_id": "sport-5", "item_id": ids(first)[0], "type": "like"}
+            ]
+        },
+    )
+    assert r.status_code == 200
+    after = recommend(url, "sport-5", "homepage", k=4)
+    assert not after["cached"]
+    assert ids(first)[0] not in ids(after)
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'tastemaker_cache_lookups_total{placement="homepage",result="hit"}' in metrics
+    assert "tastemaker_recommendation_duration_seconds_bucket" in metrics
+
+
+def test_new_model_versions_swap_in_without_dropping_a_request(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        insecure_dev=True,
+        placements=PLACEMENTS,
+        model_poll_seconds=0.2,
+    )
+    store = open_store(settings)
+    world.build(store, settings, ["popular", "item_knn"])
+    failures: list[str] = []
+    versions: set[int] = set()
+    stop = threading.Event()
+    with serve(create_app(settings, store)) as base:
+
+        def hammer() -> None:
+            with httpx.Client(timeout=30) as client:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    r = client.get(
+                        f"{base}/v1/users/tech-{n % 12}/recommendations",
+                        params={"placement": "collab", "k": 3 + n % 5},
+                    )
+                    if r.status_code != 200 or len(r.json()["items"]) != 3 + n % 5:
+                        failures.append(r.text)
+                    else:
+                        versions.add(r.json()["models"]["item_knn"])
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        try:
+            train(store, settings, world.NOW, ["item_knn"], force=True)
+            deadline = time.monotonic() + 20
+            while 2 not in versions and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join()
+        metrics = httpx.get(f"{base}/metrics").text
+    store.close()
+    assert not failures
+    assert versions == {1, 2}
+    assert 'tastemaker_model_version{model="item_knn"} 2.0' in metrics

@@ -81,6 +81,11 @@ ShownLookup = Callable[[str, str], tuple[int, set[str]]]
 """``(recommendation_id, user_id) → (pages so far, items shown)``."""
 
 
+def new_id() -> str:
+    """A fresh recommendation id."""
+    return uuid.uuid4().hex
+
+
 class Pipeline:
     """Answers recommendation requests for every configured placement.
 
@@ -135,13 +140,15 @@ class Pipeline:
             raise NotFound(f"no placement {name!r} (configured: {known})")
         return config
 
+    def user_key(self, user_id: str) -> str:
+        """The user's pseudonymous key (cached by the profiles when there are some)."""
+        if self.profiles is not None:
+            return self.profiles.user_key(user_id)
+        return self.store.snapshot.user_key(user_id)
+
     def user_state(self, user_id: str, recommendation_id: str | None) -> tuple[UserState, int]:
         """The user's state and the page the request asks for."""
-        key = (
-            self.profiles.user_key(user_id)
-            if self.profiles is not None
-            else self.store.snapshot.user_key(user_id)
-        )
+        key = self.user_key(user_id)
         classify = self.settings.feedback.classify
         history: list[HistoryEvent] = []
         for item_id, kind, value, ts, received in self.store.events.history(
@@ -218,7 +225,7 @@ class Pipeline:
                 )
             )
         result = Recommendations(
-            recommendation_id=request.recommendation_id or uuid.uuid4().hex,
+            recommendation_id=request.recommendation_id or new_id(),
             placement=request.placement,
             user_id=request.user_id,
             page=page,

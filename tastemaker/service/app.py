@@ -13,18 +13,23 @@ from starlette.concurrency import run_in_threadpool
 from tastemaker import __version__
 from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError
-from tastemaker.service import errors, openapi, serving
+from tastemaker.service import errors, openapi
 from tastemaker.service.deps import KeyCache
 from tastemaker.service.limits import BodyLimit
 from tastemaker.service.routes import (
     events,
     health,
     items,
+    metrics,
     profiles,
     recommendations,
     segments,
     users,
 )
+from tastemaker.service.timing import RequestMetrics
+from tastemaker.serving import runtime as serving
+from tastemaker.serving.cache import RecommendationCache, open_cache
+from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.storage import DataStore, open_store
 
 log = logging.getLogger(__name__)
@@ -48,8 +53,11 @@ def check_startup(settings: Settings, store: DataStore) -> None:
         )
 
 
-def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
-    """A Tastemaker API. Without ``store`` the lifespan opens (and migrates) the configured one."""
+def create_app(
+    settings: Settings, store: DataStore | None = None, cache: RecommendationCache | None = None
+) -> FastAPI:
+    """A Tastemaker API. Without ``store`` the lifespan opens (and migrates) the configured one;
+    without ``cache`` the app opens the configured recommendation cache (and closes it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +69,10 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
             app.state.serving = await run_in_threadpool(
                 serving.start, settings, app.state.store, app.state.profiles
             )
-            poller = asyncio.create_task(serving.poll_models(app.state.serving))
+            _watch_models(app)
+            poller = asyncio.create_task(
+                serving.poll_models(app.state.serving, settings.model_poll_seconds)
+            )
             try:
                 yield
             finally:
@@ -69,6 +80,8 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         finally:
             if own:
                 app.state.store.close()
+            if cache is None:
+                app.state.cache.close()
 
     app = FastAPI(
         title="Tastemaker",
@@ -78,6 +91,8 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache()
+    app.state.cache = open_cache(settings) if cache is None else cache
+    app.state.metrics = ServiceMetrics()
     if store is not None:
         app.state.store = store
     errors.install(app)
@@ -86,8 +101,27 @@ def create_app(settings: Settings, store: DataStore | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(segments.router)
     app.include_router(recommendations.router)
+    app.include_router(metrics.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: times the 413s
     return app
+
+
+def _watch_models(app: FastAPI) -> None:
+    """Report the model versions in the metrics, and drop every cached list when a model
+    version is swapped in (the lists it would rank differently)."""
+    runtime: serving.Serving = app.state.serving
+    metrics: ServiceMetrics = app.state.metrics
+    cache: RecommendationCache = app.state.cache
+
+    def swapped(names: list[str]) -> None:
+        cache.invalidate_all()
+        for name, version in runtime.models.versions().items():
+            metrics.model_version(name, version)
+
+    runtime.on_swap.append(swapped)
+    for name, version in runtime.models.versions().items():
+        metrics.model_version(name, version)
 
 
 def app_from_env() -> FastAPI:

@@ -12,6 +12,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from tastemaker.config import Settings
 from tastemaker.errors import Forbidden, Unauthorized
+from tastemaker.serving.cache import RecommendationCache
+from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.storage.base import ApiKey, DataStore
 
 SCOPES = ("read", "write", "admin")
@@ -31,9 +33,21 @@ def get_now() -> datetime:
     return datetime.now(UTC)
 
 
+def get_cache(request: Request) -> RecommendationCache:
+    cache: RecommendationCache = request.app.state.cache
+    return cache
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[DataStore, Depends(get_store)]
 NowDep = Annotated[datetime, Depends(get_now)]
+CacheDep = Annotated[RecommendationCache, Depends(get_cache)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer tm_…`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")

@@ -16,6 +16,7 @@ from tastemaker.config import Settings
 from tastemaker.errors import InvalidInput
 from tastemaker.profiles import ProfileUpdater
 from tastemaker.service.deps import NowDep, SettingsDep, StoreDep, WriteKey
+from tastemaker.service.freshness import Stored, after_ingest
 from tastemaker.service.openapi import json_body
 from tastemaker.service.routes import profiles as profile_routes
 from tastemaker.service.routes.common import check_batch_size
@@ -32,9 +33,11 @@ def ingest(
     settings: Settings,
     now: datetime,
     profiles: ProfileUpdater | None = None,
+    stored: Stored | None = None,
 ) -> AppendResult:
     """Validate every row (structure, then vocabulary and bounds), store the batch, then fold
-    it into the online profiles (which skip the retried events they have already seen)."""
+    it into the online profiles (which skip the retried events they have already seen), then
+    call ``stored`` (cache invalidation, metrics)."""
     rows, problems = parse_rows(body, "events", Event)
     size = len(rows) + len({p.index for p in problems})
     check_batch_size("events", size, settings.max_batch_events)
@@ -54,6 +57,8 @@ def ingest(
         except Exception:
             # The batch is durable: a 5xx would tell the client otherwise. A restart rebuilds.
             log.exception("events stored, but updating the profiles failed")
+    if stored is not None:
+        stored(events, result)
     return result
 
 
@@ -76,7 +81,14 @@ async def post_events(
     body = await request.body()
     profiles = profile_routes.current(request)
     return await anyio.to_thread.run_sync(
-        ingest, body, store, settings, now, profiles, limiter=_limiter(request)
+        ingest,
+        body,
+        store,
+        settings,
+        now,
+        profiles,
+        after_ingest(request),
+        limiter=_limiter(request),
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,12 +15,14 @@ from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
 from tastemaker.errors import FieldProblem, InvalidInput, NotFound, StorageError
 from tastemaker.models.base import SIMILAR, ItemFilter
-from tastemaker.pipeline.pipeline import Recommendations
+from tastemaker.pipeline.pipeline import Recommendations, new_id
 from tastemaker.pipeline.state import RecommendationRequest
 from tastemaker.service.deps import NowDep, ReadKey
 from tastemaker.service.routes.common import IdPath
 from tastemaker.service.schemas import error_responses
-from tastemaker.service.serving import Serving
+from tastemaker.serving.cache import CacheStatus, RecommendationCache
+from tastemaker.serving.metrics import ServiceMetrics
+from tastemaker.serving.runtime import Serving
 from tastemaker.storage.types import to_micros
 
 router = APIRouter(tags=["recommendations"])
@@ -120,18 +125,81 @@ class RecommendationQuery(BaseModel):
     )
 
 
-def _answer(serving: Serving, user_id: str, q: RecommendationQuery, now: int) -> RecommendationsOut:
-    request = RecommendationRequest(
-        user_id=user_id,
-        placement=q.placement,
-        k=q.k,
-        context_item=q.item_id,
-        context=q.context,
-        exclude=tuple(q.exclude),
-        explain=q.explain,
-        recommendation_id=q.recommendation_id,
+@dataclass(frozen=True)
+class _Reader:
+    """What answering needs from the app."""
+
+    serving: Serving
+    cache: RecommendationCache
+    metrics: ServiceMetrics
+
+    def answer(self, user_id: str, q: RecommendationQuery, now: int) -> RecommendationsOut:
+        """The pipeline's answer, from the cache when a fresh copy is there.
+
+        Pages after the first (``recommendation_id``) are never cached: each continues its own
+        list. A cache that fails counts as a miss.
+        """
+        started = time.perf_counter()
+        pipeline = self.serving.pipeline
+        config = pipeline.placement(q.placement)  # 404 before any work
+        cacheable = q.recommendation_id is None and config.cache_ttl_seconds > 0
+        key = pipeline.user_key(user_id)
+        variant = _variant(q)
+        stamp = None
+        if cacheable:
+            found = self.cache.lookup(key, q.placement, variant)
+            stamp = found.stamp
+            if found.status is CacheStatus.HIT and found.value is not None:
+                self.metrics.cache_hit(q.placement)
+                out = RecommendationsOut.model_validate_json(found.value)
+                # A new id: this showing is attributed on its own.
+                out = out.model_copy(update={"recommendation_id": new_id(), "cached": True})
+                self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
+                return out
+            if found.status is CacheStatus.ERROR:
+                self.metrics.cache_error(q.placement)
+            else:
+                self.metrics.cache_miss(q.placement)
+        request = RecommendationRequest(
+            user_id=user_id,
+            placement=q.placement,
+            k=q.k,
+            context_item=q.item_id,
+            context=q.context,
+            exclude=tuple(q.exclude),
+            explain=q.explain,
+            recommendation_id=q.recommendation_id,
+        )
+        result = pipeline.recommend(request, now)
+        out = RecommendationsOut.of(result)
+        if result.fallback is not None:
+            reason = "model_unavailable" if result.degraded else "no_candidates"
+            self.metrics.fallback(q.placement, reason)
+        if cacheable:
+            self.cache.put(
+                key,
+                q.placement,
+                variant,
+                out.model_dump_json().encode(),
+                config.cache_ttl_seconds,
+                stamp,
+            )
+        self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
+        return out
+
+
+def _variant(q: RecommendationQuery) -> str:
+    """What besides user and placement makes two requests' answers differ."""
+    return json.dumps(
+        [q.k, q.item_id, sorted(q.exclude), q.explain, q.context], sort_keys=True, default=str
     )
-    return RecommendationsOut.of(serving.pipeline.recommend(request, now))
+
+
+def _reader(request: Request) -> _Reader:
+    return _Reader(_serving(request), request.app.state.cache, request.app.state.metrics)
+
+
+ReaderDep = Annotated[_Reader, Depends(_reader)]
 
 
 @router.get(
@@ -142,7 +210,7 @@ def _answer(serving: Serving, user_id: str, q: RecommendationQuery, now: int) ->
 )
 async def get_recommendations(
     user_id: IdPath,
-    serving: ServingDep,
+    reader: ReaderDep,
     now: NowDep,
     _: ReadKey,
     placement: Annotated[str, Query(min_length=1, max_length=128)] = "homepage",
@@ -164,7 +232,7 @@ async def get_recommendations(
         explain=explain,
         recommendation_id=recommendation_id,
     )
-    return await run_in_threadpool(_answer, serving, user_id, q, to_micros(now))
+    return await run_in_threadpool(reader.answer, user_id, q, to_micros(now))
 
 
 @router.post(
@@ -174,9 +242,9 @@ async def get_recommendations(
     summary="Recommendations for a user, with rich context in the body",
 )
 async def post_recommendations(
-    user_id: IdPath, query: RecommendationQuery, serving: ServingDep, now: NowDep, _: ReadKey
+    user_id: IdPath, query: RecommendationQuery, reader: ReaderDep, now: NowDep, _: ReadKey
 ) -> RecommendationsOut:
-    return await run_in_threadpool(_answer, serving, user_id, query, to_micros(now))
+    return await run_in_threadpool(reader.answer, user_id, query, to_micros(now))
 
 
 class SimilarItemOut(BaseModel):

@@ -1,18 +1,16 @@
 """The serving state of an app: the pipeline, its models and catalog, and their refresh.
 
-Models are polled every ``POLL_SECONDS``: a version that went live (``tastemaker train``, from
-any process) is loaded beside the old one and swapped in atomically, so no request is dropped
-or waits for the load.
+Models are polled every ``settings.model_poll_seconds``: a version that went live
+(``tastemaker train``, from any process) is loaded beside the old one and swapped in atomically,
+so no request is dropped or waits for the load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-
-from starlette.concurrency import run_in_threadpool
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from tastemaker.config import Settings
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
@@ -23,14 +21,17 @@ from tastemaker.profiles import ProfileUpdater
 from tastemaker.storage import DataStore
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 5.0
 
 
 @dataclass
 class Serving:
+    """What the read path of one process holds."""
+
     pipeline: Pipeline
     models: ModelSet
     catalog: LiveCatalog
+    on_swap: list[Callable[[list[str]], None]] = field(default_factory=list)
+    """Called with the names of the models a refresh swapped (cache invalidation, metrics)."""
 
     def model_names(self) -> set[str]:
         names: set[str] = {"content", "item_knn"}  # similar items
@@ -39,7 +40,11 @@ class Serving:
         return names
 
     def refresh_models(self) -> list[str]:
-        return self.models.refresh(self.model_names())
+        changed = self.models.refresh(self.model_names())
+        if changed:
+            for hook in self.on_swap:
+                hook(changed)
+        return changed
 
     def set_placements(self, placements: Mapping[str, PlacementConfig]) -> None:
         self.pipeline.placements = dict(placements)  # one assignment: requests see old or new
@@ -63,11 +68,11 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
     return serving
 
 
-async def poll_models(serving: Serving, interval: float = POLL_SECONDS) -> None:
+async def poll_models(serving: Serving, interval: float) -> None:
     """Hot-swap new model versions until cancelled."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(serving.refresh_models)
+            await asyncio.to_thread(serving.refresh_models)
         except Exception:  # the store may be briefly unavailable: try again next time
             log.exception("checking for new model versions failed")
