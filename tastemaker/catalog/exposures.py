@@ -23,9 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import to_json
 
 from tastemaker.catalog.common import ExternalId, UtcDatetime
 
@@ -95,8 +97,30 @@ class Exposure(BaseModel):
         """The shown item ids in list order."""
         return [i.item_id for i in self.items]
 
-    def content_hash(self) -> bytes:
-        """SHA-256 of the content, the same for equal exposures whatever their dicts' order."""
-        data = self.model_dump(mode="json")
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode()).digest()
+    def content_hash(self, features: Sequence[str] | None = None) -> bytes:
+        """SHA-256 of the content: equal for equal exposures, whatever the order of their dicts.
+
+        ``features`` are the items' :func:`features_json`, if the caller has them already.
+        """
+        digest = hashlib.sha256(_SERIALIZER.to_json(self, exclude=_FREE_FORM))
+        for text in features if features is not None else map(features_json, self.items):
+            digest.update(b"\0" + text.encode())
+        free = json.dumps([self.models, self.context], sort_keys=True, separators=(",", ":"))
+        digest.update(b"\0" + free.encode())
+        return digest.digest()
+
+
+def features_json(item: ExposedItem) -> str:
+    """An item's features as canonical JSON: keys sorted, NaN (JSON has none) as ``null``.
+
+    >>> features_json(ExposedItem(item_id="a", position=0, score=1.0, features={"b": 2, "a": 1}))
+    '{"a":1.0,"b":2.0}'
+    """
+    if not item.features:
+        return "{}"
+    return to_json(dict(sorted(item.features.items())), inf_nan_mode="null").decode()
+
+
+_SERIALIZER = Exposure.__pydantic_serializer__
+_FREE_FORM: Any = {"models": True, "context": True, "items": {"__all__": {"features"}}}
+"""What ``content_hash`` hashes with sorted keys instead of in the schema's own order."""

@@ -6,6 +6,7 @@ ready-made tuples (see ``driver``): one statement for the page, one ``executeman
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,7 +19,7 @@ from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from tastemaker.catalog.columns import Columns
-from tastemaker.catalog.exposures import ExposedItem, Exposure
+from tastemaker.catalog.exposures import ExposedItem, Exposure, features_json
 from tastemaker.errors import Conflict
 from tastemaker.storage.base import ExposureLog
 from tastemaker.storage.sql.dialect import reject_nul
@@ -56,6 +57,9 @@ _ITEM = (
     "features",
 )
 
+_SHOWN = ("item_id", "position", "score", "source", "propensity")
+"""The ``ExposedItem`` fields stored in ``exposure_items`` columns of the same names."""
+
 _FRAME = {
     Columns.RECOMMENDATION_ID: x.c.recommendation_id,
     Columns.USER: sa.type_coerce(u.c.id_hash, sa.LargeBinary),
@@ -69,7 +73,8 @@ _FRAME = {
     Columns.PROPENSITY: xi.c.propensity,
     Columns.EXPERIMENT: x.c.experiment,
     Columns.ARM: x.c.arm,
-    Columns.FEATURES: xi.c.features,
+    # As text, parsed in one call per chunk: per-row JSON decoding costs more than the query.
+    Columns.FEATURES: sa.cast(xi.c.features, sa.Text),
 }
 """The columns of :meth:`SqlExposures.frame` and what each is read from."""
 
@@ -78,7 +83,7 @@ _FLOATS = (Columns.SCORE, Columns.PROPENSITY)
 
 
 def _json(value: Any) -> str:
-    # NaN (a missing feature) becomes null: JSON has no NaN and PostgreSQL rejects it.
+    # NaN becomes null: JSON has no NaN and PostgreSQL rejects it.
     return to_json(value, inf_nan_mode="null").decode()
 
 
@@ -86,6 +91,12 @@ def _features(stored: dict[str, float | None]) -> dict[str, float]:
     """Stored features as floats: JSON nulls are NaN, and PostgreSQL's JSONB, which keeps
     numbers as decimals, may give back ``3.6e16`` as the integer ``36000000000000000``."""
     return {k: math.nan if v is None else float(v) for k, v in stored.items()}
+
+
+def _parse_features(texts: Sequence[str]) -> list[dict[str, float]]:
+    """Features stored as JSON text, all parsed at once (integers as floats, nulls as NaN)."""
+    parsed: list[dict[str, Any]] = json.loads("[" + ",".join(texts) + "]", parse_int=float)
+    return [_features(f) if None in f.values() else f for f in parsed]
 
 
 def _check_text(e: Exposure, json_texts: list[str]) -> None:
@@ -101,9 +112,9 @@ class SqlExposures(ExposureLog):
         self._codec = codec
 
     def log(self, exposure: Exposure) -> None:
-        digest = exposure.content_hash()
+        features = [features_json(i) for i in exposure.items]
+        digest = exposure.content_hash(features)
         models, context = _json(exposure.models), _json(exposure.context)
-        features = [_json(i.features) if i.features else "{}" for i in exposure.items]
         _check_text(exposure, [models, context, *features])
         with write(self._engine) as conn:
             keys = ensure_users(conn, self._codec, [exposure.user_id], exposure.created_at)
@@ -166,22 +177,16 @@ class SqlExposures(ExposureLog):
             if not pages:
                 return []
             items: dict[int, list[ExposedItem]] = {p._mapping["pk"]: [] for p in pages}
-            for r in conn.execute(
-                sa.select(xi)
+            rows = conn.execute(
+                sa.select(xi.c.exposure_pk, *(xi.c[c] for c in _SHOWN), _FRAME[Columns.FEATURES])
                 .where(xi.c.exposure_pk.in_(list(items)))
                 .order_by(xi.c.exposure_pk, xi.c.position)
-            ):
-                m = r._mapping
-                items[m["exposure_pk"]].append(
-                    ExposedItem(
-                        item_id=m["item_id"],
-                        position=m["position"],
-                        score=m["score"],
-                        source=m["source"],
-                        propensity=m["propensity"],
-                        features=_features(m["features"]),
-                    )
-                )
+            ).all()
+        features = _parse_features([r[-1] for r in rows])
+        for r, f in zip(rows, features, strict=True):
+            # Validated when logged: rebuilt as stored, without validating again.
+            shown = dict(zip(_SHOWN, r[1:-1], strict=True))
+            items[r[0]].append(ExposedItem.model_construct(**shown, features=f))
         return [self._exposure(p._mapping, items[p._mapping["pk"]]) for p in pages]
 
     def _exposure(self, m: Any, items: list[ExposedItem]) -> Exposure:
@@ -229,7 +234,7 @@ class SqlExposures(ExposureLog):
                 cols: list[Sequence[Any]] = list(zip(*rows, strict=True))
                 # The user key is the stored pseudonym, as in the snapshot's event frames.
                 cols[1] = [keys.get(h) or keys.setdefault(h, h.hex()) for h in map(bytes, cols[1])]
-                cols[-1] = [_features(f) for f in cols[-1]]
+                cols[-1] = _parse_features(cols[-1])
                 parts.append(pd.DataFrame(dict(zip(names, cols, strict=True))))
         frame = (
             pd.concat(parts, ignore_index=True)

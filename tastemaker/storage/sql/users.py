@@ -182,10 +182,9 @@ class SqlUsers(UserRepository):
                 self._codec.decode(r._mapping, consent.get(r._mapping["pk"], {})) for r in rows
             )
 
-    def _pk(self, conn: Connection, user_id: str) -> int | None:
-        return conn.execute(
-            sa.select(t.c.pk).where(t.c.id_hash == self._codec.key(user_id))
-        ).scalar()
+    def _pk(self, conn: Connection, user_id: str, *, lock: bool = False) -> int | None:
+        query = sa.select(t.c.pk).where(t.c.id_hash == self._codec.key(user_id))
+        return conn.execute(query.with_for_update() if lock else query).scalar()
 
     def erase(self, user_id: str) -> dict[str, int] | None:
         with write(self._engine) as conn:
@@ -199,7 +198,8 @@ class SqlUsers(UserRepository):
                 [FieldProblem("known_id", "must differ from the anonymous id")],
             )
         with write(self._engine) as conn:
-            anonymous = self._pk(conn, anonymous_id)
+            # Locked (on PostgreSQL), so two merges of one anonymous user run one after the other.
+            anonymous = self._pk(conn, anonymous_id, lock=True)
             if anonymous is None:
                 return 0  # unknown, or merged already
             known = ensure_users(conn, self._codec, [known_id], now)[known_id]
