@@ -303,3 +303,13 @@ def test_frame_round_trips_random_exposures(
         assert [p.content_hash() for p in store.exposures.get(e.recommendation_id)] == [
             e.content_hash()
         ]
+
+
+def test_concurrent_logging_of_one_page_stores_it_once(store: DataStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    page = exposure()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda _: store.exposures.log(page), range(12)))
+    assert store.exposures.count() == 1
+    assert store.exposures.get("r1") == [page]

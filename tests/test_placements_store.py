@@ -88,3 +88,12 @@ _json = st.recursive(
 def test_configurations_round_trip(store: DataStore, config: dict[str, object]) -> None:
     version = store.placements.put("p", config, NOW)
     assert store.placements.get("p") == (version, config)
+
+
+def test_concurrent_puts_get_distinct_versions(store: DataStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        versions = list(pool.map(lambda n: store.placements.put("home", {"n": n}, NOW), range(12)))
+    assert sorted(versions) == list(range(1, 13))
+    assert [v for v, _ in store.placements.history("home")] == list(range(12, 0, -1))
