@@ -124,6 +124,15 @@ def test_text_postgresql_cannot_store_is_refused_everywhere(store: DataStore) ->
     assert store.exposures.get("r1")[0].context == {"path": r"C:\u0000"}
 
 
+def test_awkward_text_round_trips(store: DataStore) -> None:
+    odd = 'tab\tline\nback\\slash "quote" ünï ✓ \\N'
+    item = ExposedItem(item_id="ä-1", position=0, score=0.5, source=odd, features={odd: 1.5})
+    logged = exposure(context={odd: [odd]}, fallback=odd).model_copy(update={"items": [item]})
+    store.exposures.log(logged)
+    assert store.exposures.get("r1") == [logged]
+    assert store.exposures.frame()[Columns.SOURCE].tolist() == [odd]
+
+
 def test_empty_and_fallback_exposures(store: DataStore) -> None:
     empty = exposure(rid="r-empty", items=[], models={}, context={}, experiment=None, arm=None)
     fallback = exposure(rid="r-fb", fallback="model 'als' unavailable", models={})

@@ -55,6 +55,9 @@ def test_merge_moves_events_and_exposures_and_removes_the_anonymous_user(store: 
     assert set(frame[Columns.USER]) == {store.snapshot.user_key("known")}
     # Event ids are still idempotency keys: the anonymous client's retry is a duplicate.
     assert store.events.append([ev(1, "anon")], NOW).duplicates == 1
+    # So is a retried exposure log; neither brings the anonymous user back.
+    store.exposures.log(shown("r-anon", "anon"))
+    assert store.exposures.count() == 1
     assert store.users.get("anon") is None
     # Erasing the known user now erases what came from the anonymous one too.
     removed = store.users.erase("known")

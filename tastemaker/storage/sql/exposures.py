@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from pydantic_core import to_json
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.exposures import ExposedItem, Exposure, features_json
 from tastemaker.errors import Conflict
 from tastemaker.storage.base import ExposureLog
 from tastemaker.storage.sql.dialect import reject_nul
-from tastemaker.storage.sql.driver import insert_returning, insert_rows
+from tastemaker.storage.sql.driver import insert_returning, insert_rows, select_in
 from tastemaker.storage.sql.engine import read, write
 from tastemaker.storage.sql.users import UserCodec, ensure_users
 from tastemaker.storage.tables import exposure_items as xi
@@ -117,6 +117,10 @@ class SqlExposures(ExposureLog):
         models, context = _json(exposure.models), _json(exposure.context)
         _check_text(exposure, [models, context, *features])
         with write(self._engine) as conn:
+            # A page logged already is checked before its user is looked up: a retry after the
+            # user was merged away must not bring the anonymous user back.
+            if self._logged(conn, exposure, digest):
+                return
             keys = ensure_users(conn, self._codec, [exposure.user_id], exposure.created_at)
             user_pk = keys[exposure.user_id]
             header = (
@@ -135,19 +139,8 @@ class SqlExposures(ExposureLog):
             pk = insert_returning(
                 conn, "exposures", _HEADER, header, "recommendation_id, page", "pk"
             )
-            if pk is None:
-                stored = conn.execute(
-                    sa.select(x.c.content_hash).where(
-                        x.c.recommendation_id == exposure.recommendation_id,
-                        x.c.page == exposure.page,
-                    )
-                ).scalar_one()
-                if bytes(stored) != digest:
-                    raise Conflict(
-                        f"page {exposure.page} of recommendation "
-                        f"{exposure.recommendation_id!r} is already logged with other content; "
-                        "log each page once, or use a new recommendation id"
-                    )
+            if pk is None:  # logged by a concurrent transaction since the check above
+                self._logged(conn, exposure, digest)
                 return
             rows = [
                 (
@@ -164,6 +157,20 @@ class SqlExposures(ExposureLog):
             ]
             if rows:
                 insert_rows(conn, "exposure_items", _ITEM, rows)
+
+    @staticmethod
+    def _logged(conn: Connection, exposure: Exposure, digest: bytes) -> bool:
+        """Whether the page is stored: ``False`` if not, ``True`` with equal content, and
+        ``Conflict`` with other content."""
+        rid, page = exposure.recommendation_id, exposure.page
+        stored = select_in(conn, "page, content_hash", "exposures", "recommendation_id", [rid])
+        found = [bytes(h) for p, h in stored if p == page]
+        if found and found[0] != digest:
+            raise Conflict(
+                f"page {page} of recommendation {rid!r} is already logged with other content; "
+                "log each page once, or use a new recommendation id"
+            )
+        return bool(found)
 
     def get(self, recommendation_id: str) -> list[Exposure]:
         query = (
