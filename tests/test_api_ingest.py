@@ -88,7 +88,8 @@ def test_user_upsert_read_events_and_erase(api: httpx.Client) -> None:
     assert [e["event_id"] for e in api.get("/v1/users/alice/events").json()] == ["e2", "e1"]
     r = api.delete("/v1/users/alice")
     assert r.status_code == 200
-    assert r.json()["removed"] == {"events": 2, "consents": 1, "users": 1}
+    removed = r.json()["removed"]
+    assert removed == {"exposure_items": 0, "exposures": 0, "events": 2, "consents": 1, "users": 1}
     assert api.get("/v1/users/alice").status_code == 404
     assert api.get("/v1/users/alice/events").status_code == 404
 

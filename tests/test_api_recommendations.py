@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tastemaker.catalog.exposures import Exposure
 from tastemaker.service import create_app
-from tastemaker.storage import open_store
+from tastemaker.storage import DataStore, open_store
 from tastemaker.training.trainer import train
 from tests import serving_world as world
 from tests.conftest import make_settings
@@ -96,14 +97,24 @@ PLACEMENTS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DataStore]]:
     db = tmp_path_factory.mktemp("recommend") / "db.sqlite"
     settings = make_settings(f"sqlite:///{db}", insecure_dev=True, placements=PLACEMENTS)
     store = open_store(settings)
     world.build(store, settings)
     with serve(create_app(settings, store)) as base:
-        yield base
+        yield base, store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def url(served: tuple[str, DataStore]) -> str:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def store_of(served: tuple[str, DataStore]) -> DataStore:
+    return served[1]
 
 
 def recommend(url: str, user: str, placement: str, **params: Any) -> dict[str, Any]:
@@ -387,3 +398,77 @@ def test_new_model_versions_swap_in_without_dropping_a_request(tmp_path: Path) -
     assert not failures
     assert versions == {1, 2}
     assert 'tastemaker_model_version{model="item_knn"} 2.0' in metrics
+
+
+def test_pages_never_repeat_and_every_page_is_logged(url: str) -> None:
+    first = recommend(url, "tech-6", "homepage", k=4)
+    rid = first["recommendation_id"]
+    second = recommend(url, "tech-6", "homepage", k=4, recommendation_id=rid)
+    third = recommend(url, "tech-6", "homepage", k=4, recommendation_id=rid)
+    pages = [ids(first), ids(second), ids(third)]
+    shown = [i for page in pages for i in page]
+    assert len(shown) == len(set(shown)) == 12
+    assert [second["page"], third["page"]] == [1, 2]
+    assert second["recommendation_id"] == rid
+    assert [i["position"] for i in third["items"]] == list(range(8, 12))
+    # Another user cannot page through someone else's list.
+    r = httpx.get(
+        f"{url}/v1/users/tech-7/recommendations",
+        params={"placement": "homepage", "recommendation_id": rid},
+    )
+    assert r.status_code == 404
+    r = httpx.get(
+        f"{url}/v1/users/tech-6/recommendations",
+        params={"placement": "homepage", "recommendation_id": "never-issued"},
+    )
+    assert r.status_code == 404
+
+
+def test_exposures_are_logged_with_features_for_attribution(url: str, store_of: DataStore) -> None:
+    body = recommend(url, "sport-8", "weighted", k=3)
+    rid = body["recommendation_id"]
+    deadline = time.monotonic() + 10
+    logged: list[Exposure] = []
+    while not logged and time.monotonic() < deadline:
+        logged = store_of.exposures.get(rid)
+        time.sleep(0.05)
+    assert len(logged) == 1
+    exposure = logged[0]
+    assert exposure.placement == "weighted"
+    assert exposure.item_ids() == ids(body)
+    assert exposure.models["item_knn"] >= 1
+    assert all(
+        "item_knn.score" in i.features or "popular.score" in i.features for i in exposure.items
+    )
+    assert [i.position for i in exposure.items] == [0, 1, 2]
+
+
+def test_anonymous_history_merges_into_the_known_user(url: str) -> None:
+    session, known = "anon-s1", "signed-in-1"
+    r = httpx.post(
+        f"{url}/v1/events",
+        json={
+            "events": [
+                {"event_id": f"an-{n}", "user_id": session, "item_id": f"s-{n}", "type": "like"}
+                for n in range(4)
+            ]
+        },
+    )
+    assert r.status_code == 200
+    anonymous = recommend(url, session, "homepage", k=5)
+    assert sum(i.startswith("s-") for i in ids(anonymous)) >= 3
+    before = recommend(url, known, "homepage", k=5)  # cached now; the merge must drop it
+    r = httpx.post(f"{url}/v1/users/{known}/merge", json={"anonymous_id": session})
+    assert r.status_code == 200, r.text
+    assert r.json()["events_moved"] == 4
+    after = recommend(url, known, "homepage", k=5)
+    assert not after["cached"]
+    assert ids(after) != ids(before)
+    assert not {f"s-{n}" for n in range(4)} & set(ids(after))  # read while anonymous
+    assert sum(i.startswith("s-") for i in ids(after)) >= 3
+    profile = httpx.get(f"{url}/v1/users/{known}/profile").json()
+    assert profile["events"] == 4
+    again = httpx.post(f"{url}/v1/users/{known}/merge", json={"anonymous_id": session})
+    assert again.json()["events_moved"] == 0
+    bad = httpx.post(f"{url}/v1/users/{known}/merge", json={"anonymous_id": known})
+    assert bad.status_code == 422

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -47,3 +49,22 @@ def test_every_table_declares_its_relation_to_users(store: DataStore) -> None:
                     f"{name}.{fk['constrained_columns']} refers to users but is not erased by"
                 )
         assert not ({"user_id", "user_pk", "external_user_id"} & columns) or "user_column" in info
+
+
+def test_the_exposure_migration_downgrades_and_upgrades_again(store: DataStore) -> None:
+    from alembic import command
+
+    from tastemaker.storage.migrations import alembic_config
+
+    assert isinstance(store, SqlStore)
+    new = {"exposures", "exposure_items", "placements"}
+    with store.engine.connect() as conn:
+        cfg = alembic_config(store.engine)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+        conn.commit()
+    assert not new & set(sa.inspect(store.engine).get_table_names())
+    store.migrate()
+    assert new <= set(sa.inspect(store.engine).get_table_names())
+    store.placements.put("home", {"k": 1}, datetime(2026, 1, 1, tzinfo=UTC))
+    assert store.placements.revision() == 1

@@ -257,7 +257,13 @@ def test_erase_removes_user_everywhere_and_only_them(store: DataStore) -> None:
     )
     store.events.append([ev(1, user="gone"), ev(2, user="gone"), ev(3, user="kept")], NOW)
     removed = store.users.erase("gone")
-    assert removed == {"events": 2, "consents": 1, "users": 1}
+    assert removed == {
+        "exposure_items": 0,
+        "exposures": 0,
+        "events": 2,
+        "consents": 1,
+        "users": 1,
+    }
     assert store.users.get("gone") is None
     assert store.events.for_user("gone") == []
     assert store.events.ids() == {"e3"}

@@ -40,6 +40,20 @@ class Columns:
         The 1-based position of an item in a user's recommendation list.
     EVENT_ID, CHANNEL, DEVICE : str
         The event's idempotency key, channel and device, in detailed event frames.
+    RECOMMENDATION_ID, PLACEMENT, PAGE : str
+        In exposure frames: the recommendation a shown item belonged to, the placement that
+        showed it and the page of the list (``0`` first).
+    POSITION : str
+        The 0-based position of a shown item within the whole list, across pages.
+    SOURCE : str
+        The candidate source that produced a shown item (``"als"``, ``"popular"`` ...).
+    PROPENSITY : str
+        The probability with which the serving policy chose a shown item (``float``, NaN when
+        not recorded), for off-policy evaluation.
+    EXPERIMENT, ARM : str
+        The experiment a recommendation was served under and the arm it was assigned.
+    FEATURES : str
+        The ranker features used for a shown item, a ``dict[str, float]`` per row.
 
     Examples
     --------
@@ -60,6 +74,15 @@ class Columns:
     EVENT_ID: Final = "event_id"
     CHANNEL: Final = "channel"
     DEVICE: Final = "device"
+    RECOMMENDATION_ID: Final = "recommendation_id"
+    PLACEMENT: Final = "placement"
+    PAGE: Final = "page"
+    POSITION: Final = "position"
+    SOURCE: Final = "source"
+    PROPENSITY: Final = "propensity"
+    EXPERIMENT: Final = "experiment"
+    ARM: Final = "arm"
+    FEATURES: Final = "features"
 
     INTERACTIONS: Final = (USER, ITEM, WEIGHT, TIMESTAMP)
     """The columns of a model's training frame, in their conventional order."""

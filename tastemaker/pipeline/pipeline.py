@@ -54,8 +54,10 @@ class RecommendedItem:
     source: str
     """The source that contributed most."""
     reasons: list[Reason]
-    contributions: dict[str, float] | None = None
-    features: dict[str, float] | None = None
+    contributions: dict[str, float]
+    """Each source's (or the learned ranker's features') share of the score."""
+    features: dict[str, float]
+    """What the ranking saw: logged with the exposure, shown with ``explain=true``."""
 
 
 @dataclass
@@ -76,7 +78,6 @@ class Recommendations:
 
 RankerFactory = Callable[[PlacementConfig], Ranker | None]
 """Gives the learned ranker of a placement (``None`` while none is trained)."""
-ExposureSink = Callable[[Recommendations, UserState], None]
 ShownLookup = Callable[[str, str], tuple[int, set[str]]]
 """``(recommendation_id, user_id) → (pages so far, items shown)``."""
 
@@ -115,7 +116,6 @@ class Pipeline:
         profiles: ProfileUpdater | None = None,
         *,
         learned: RankerFactory | None = None,
-        exposures: ExposureSink | None = None,
         shown: ShownLookup | None = None,
         history_limit: int = 500,
     ) -> None:
@@ -126,7 +126,6 @@ class Pipeline:
         self.placements = dict(placements)
         self.profiles = profiles
         self.learned = learned
-        self.exposures = exposures
         self.shown = shown
         self.history_limit = history_limit
         self.shared = SharedLists()
@@ -220,11 +219,11 @@ class Pipeline:
                     score=float(candidates.score[p]),
                     source=top,
                     reasons=explainer.reasons(candidates, p),
-                    contributions=parts if request.explain else None,
-                    features=self._features(candidates, p) if request.explain else None,
+                    contributions=parts,
+                    features=self._features(candidates, p),
                 )
             )
-        result = Recommendations(
+        return Recommendations(
             recommendation_id=request.recommendation_id or new_id(),
             placement=request.placement,
             user_id=request.user_id,
@@ -237,9 +236,6 @@ class Pipeline:
             degraded=degraded,
             context=dict(request.context),
         )
-        if self.exposures is not None:
-            self.exposures(result, user)
-        return result
 
     # --- stages --------------------------------------------------------------------------
 

@@ -220,6 +220,16 @@ class ProfileUpdater:
             self._known.discard(hash(key))
             return self._profiles.pop(key, None) is not None
 
+    def reload(self, user_id: str) -> Profile:
+        """Restore a user's profile from the store now (after the stored history changed
+        other than by events, e.g. an anonymous session was merged into it)."""
+        key = self.user_key(user_id)
+        with self._lock:
+            self._profiles.pop(key, None)
+            if self._complete:
+                self._known.add(hash(key))
+        return self.profile(user_id)
+
     def rebuild(self, store: DataStore | None = None) -> int:
         """Re-read the catalog and rebuild every profile from the stored events.
 

@@ -77,6 +77,7 @@ def create_app(
                 yield
             finally:
                 poller.cancel()
+                await run_in_threadpool(app.state.serving.exposures.close)
         finally:
             if own:
                 app.state.store.close()

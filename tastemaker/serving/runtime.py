@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tastemaker.config import Settings
+from tastemaker.errors import NotFound
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, default_placements
 from tastemaker.pipeline.models import ModelSet
 from tastemaker.pipeline.pipeline import Pipeline
 from tastemaker.profiles import ProfileUpdater
+from tastemaker.serving.exposures import ExposureWriter
 from tastemaker.storage import DataStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class Serving:
     pipeline: Pipeline
     models: ModelSet
     catalog: LiveCatalog
+    exposures: ExposureWriter
     on_swap: list[Callable[[list[str]], None]] = field(default_factory=list)
     """Called with the names of the models a refresh swapped (cache invalidation, metrics)."""
 
@@ -59,13 +62,36 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
     """Load the catalog and the active models; build the pipeline."""
     catalog = LiveCatalog(ServingCatalog.from_items(store.items.iterate()))
     models = ModelSet(store)
-    pipeline = Pipeline(settings, store, models, catalog, placements_of(settings), profiles)
-    serving = Serving(pipeline, models, catalog)
+    writer = ExposureWriter(store)
+    pipeline = Pipeline(
+        settings,
+        store,
+        models,
+        catalog,
+        placements_of(settings),
+        profiles,
+        shown=lambda rid, user_id: shown_before(store, writer, rid, user_id),
+    )
+    serving = Serving(pipeline, models, catalog, writer)
     loaded = serving.refresh_models()
     log.info(
         "serving: %d items, models loaded: %s", len(catalog.current), ", ".join(loaded) or "none"
     )
     return serving
+
+
+def shown_before(
+    store: DataStore, writer: ExposureWriter, recommendation_id: str, user_id: str
+) -> tuple[int, set[str]]:
+    """The next page number of a recommendation and the items its pages showed (queued
+    exposures included, so an immediate next page does not repeat them)."""
+    pages = {e.page: e for e in store.exposures.get(recommendation_id)}
+    pages.update((e.page, e) for e in writer.pending(recommendation_id))
+    if not pages or any(e.user_id != user_id for e in pages.values()):
+        # Another user's id is reported like an unknown one: ids must not leak lists.
+        raise NotFound(f"no recommendation {recommendation_id!r} for this user")
+    shown = {i.item_id for e in pages.values() for i in e.items}
+    return max(pages) + 1, shown
 
 
 async def poll_models(serving: Serving, interval: float) -> None:

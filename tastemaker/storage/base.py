@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from tastemaker.catalog.events import Event
+from tastemaker.catalog.exposures import Exposure
 from tastemaker.catalog.items import Item
 from tastemaker.catalog.records import (
     AppendResult,
@@ -67,6 +68,20 @@ class UserRepository(ABC):
     @abstractmethod
     def erase(self, user_id: str) -> dict[str, int] | None:
         """Delete the user from every table; rows removed per table, or ``None`` if unknown."""
+
+    @abstractmethod
+    def merge(self, anonymous_id: str, known_id: str, now: datetime) -> int:
+        """Move everything of an anonymous user to a known one, in one transaction.
+
+        Events (with their ``event_id``), exposures and every other row that belongs to the
+        anonymous user move to the known user, who is created if unknown; then the anonymous
+        user is deleted. Where both hold a row for the same key (a consent for the same
+        purpose), the known user's row wins. The known user's traits and preferences win too;
+        each of the two is taken from the anonymous user only where the known user has none.
+
+        Returns the number of events moved: ``0`` for an anonymous id that is unknown or was
+        merged already. Raises ``InvalidInput`` if both ids are the same.
+        """
 
 
 class HistoryRow(NamedTuple):
@@ -193,6 +208,80 @@ class ModelRegistry(ABC):
         """Delete all but the newest ``keep`` non-active versions; returns how many went."""
 
 
+class ExposureLog(ABC):
+    """What recommendation responses showed: one :class:`Exposure` per page of a response."""
+
+    @abstractmethod
+    def log(self, exposure: Exposure) -> None:
+        """Store an exposure durably, creating its user if unknown.
+
+        ``(recommendation_id, page)`` identifies it: logging it again with equal content does
+        nothing; with other content raises ``Conflict`` and changes nothing.
+        """
+
+    @abstractmethod
+    def log_many(self, exposures: Sequence[Exposure]) -> None:
+        """:meth:`log` for several exposures in one transaction: all are stored or, on any
+        conflict, none."""
+
+    @abstractmethod
+    def get(self, recommendation_id: str) -> list[Exposure]:
+        """Every page of a recommendation in page order; empty if the id is unknown."""
+
+    @abstractmethod
+    def shown_items(self, recommendation_id: str) -> set[str]:
+        """Every item id shown on any page of a recommendation (to serve the next without
+        repeats)."""
+
+    @abstractmethod
+    def frame(self, since: datetime | None = None, placement: str | None = None) -> pd.DataFrame:
+        """One row per shown item, in logging order, of exposures created at or after
+        ``since`` and of ``placement`` (all if ``None``).
+
+        Columns ``RECOMMENDATION_ID``, ``USER`` (the user key, as in :class:`Snapshot`),
+        ``ITEM``, ``TIMESTAMP`` (int64 micros of the exposure), ``PLACEMENT``, ``PAGE``,
+        ``POSITION`` (int64), ``SCORE``, ``PROPENSITY`` (float64, NaN if not logged),
+        ``SOURCE``, ``EXPERIMENT``, ``ARM`` (strings, missing ones NA) and ``FEATURES`` (a
+        ``dict[str, float]`` per row, NaN for a missing feature).
+        """
+
+    @abstractmethod
+    def count(self) -> int:
+        """The number of logged exposures (pages, not items)."""
+
+
+class PlacementRepository(ABC):
+    """Named placement configurations (validated JSON documents), versioned with history.
+
+    Every change (put or delete) raises :meth:`revision`, so stateless replicas can poll one
+    number and reload only when it moved.
+    """
+
+    @abstractmethod
+    def put(self, name: str, config: dict[str, Any], now: datetime) -> int:
+        """Store a new version of ``name``; returns its number (1, 2, … per name)."""
+
+    @abstractmethod
+    def get(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """The latest version and its configuration, or ``None`` if absent or deleted."""
+
+    @abstractmethod
+    def history(self, name: str) -> list[tuple[int, dict[str, Any] | None]]:
+        """Every version of ``name``, newest first; a deletion has ``None`` as configuration."""
+
+    @abstractmethod
+    def list(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        """The latest version of every placement that is not deleted."""
+
+    @abstractmethod
+    def delete(self, name: str, now: datetime | None = None) -> bool:
+        """Delete a placement (its history stays); ``False`` if there was none."""
+
+    @abstractmethod
+    def revision(self) -> int:
+        """A number that grows with every put and delete (``0`` before the first)."""
+
+
 class Snapshot(ABC):
     """Bulk, columnar reads for training: the store's side of ``store snapshot → trainer``.
 
@@ -231,6 +320,8 @@ class DataStore(ABC):
     keys: KeyRepository
     models: ModelRegistry
     snapshot: Snapshot
+    exposures: ExposureLog
+    placements: PlacementRepository
 
     @abstractmethod
     def migrate(self) -> None:

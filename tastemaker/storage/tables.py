@@ -140,3 +140,60 @@ model_blobs = sa.Table(
         )
     },
 )
+
+exposures = sa.Table(
+    "exposures",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("recommendation_id", sa.String(128), nullable=False),
+    sa.Column("page", sa.Integer, nullable=False),
+    sa.Column("user_pk", PrimaryKey, sa.ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("placement", sa.String(128), nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.Column("models", Json, nullable=False),
+    sa.Column("context", Json, nullable=False),
+    sa.Column("experiment", sa.String(128)),
+    sa.Column("arm", sa.String(128)),
+    sa.Column("fallback", sa.Text),
+    sa.Column("content_hash", sa.LargeBinary(32), nullable=False),
+    sa.UniqueConstraint("recommendation_id", "page"),
+    sa.Index("ix_exposures_user_pk_created_at", "user_pk", "created_at"),
+    sa.Index("ix_exposures_created_at", "created_at"),
+    sa.Index("ix_exposures_placement", "placement"),
+    info={"user_column": "user_pk"},
+)
+
+exposure_items = sa.Table(
+    "exposure_items",
+    metadata,
+    sa.Column(
+        "exposure_pk",
+        PrimaryKey,
+        sa.ForeignKey("exposures.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    # The exposure's user again, so erasure and merging reach these rows by one indexed column
+    # like every other table's instead of by a join.
+    sa.Column("user_pk", PrimaryKey, sa.ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", sa.String(256), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("source", sa.String(128)),
+    sa.Column("propensity", sa.Float),
+    sa.Column("features", Json, nullable=False),
+    sa.Index("ix_exposure_items_user_pk", "user_pk"),
+    info={"user_column": "user_pk"},
+)
+
+placements = sa.Table(
+    "placements",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.UniqueConstraint("name", "version"),
+    info={"no_user_data": "placement configurations written by operators"},
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
+from tastemaker.catalog.exposures import ExposedItem, Exposure
 from tastemaker.errors import FieldProblem, InvalidInput, NotFound, StorageError
 from tastemaker.models.base import SIMILAR, ItemFilter
 from tastemaker.pipeline.pipeline import Recommendations, new_id
@@ -23,7 +25,7 @@ from tastemaker.service.schemas import error_responses
 from tastemaker.serving.cache import CacheStatus, RecommendationCache
 from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.serving.runtime import Serving
-from tastemaker.storage.types import to_micros
+from tastemaker.storage.types import from_micros, to_micros
 
 router = APIRouter(tags=["recommendations"])
 _ERRORS = error_responses(401, 403, 404, 422, 503)
@@ -77,6 +79,36 @@ class RecommendationsOut(BaseModel):
     )
     degraded: list[str] = Field(default_factory=list)
     cached: bool = False
+
+    def shown(self, explain: bool) -> RecommendationsOut:
+        """The response as sent: contributions and features only when asked for."""
+        if explain:
+            return self
+        items = [i.model_copy(update={"contributions": None, "features": None}) for i in self.items]
+        return self.model_copy(update={"items": items})
+
+    def exposure(self, now: datetime, context: dict[str, Any]) -> Exposure:
+        """The exposure to log for this response."""
+        return Exposure(
+            recommendation_id=self.recommendation_id,
+            user_id=self.user_id,
+            placement=self.placement,
+            created_at=now,
+            page=self.page,
+            items=[
+                ExposedItem(
+                    item_id=i.item_id,
+                    position=i.position,
+                    score=i.score,
+                    source=i.source,
+                    features=i.features or {},
+                )
+                for i in self.items
+            ],
+            models=self.models,
+            context=context,
+            fallback=self.fallback,
+        )
 
     @classmethod
     def of(cls, r: Recommendations) -> RecommendationsOut:
@@ -154,8 +186,9 @@ class _Reader:
                 out = RecommendationsOut.model_validate_json(found.value)
                 # A new id: this showing is attributed on its own.
                 out = out.model_copy(update={"recommendation_id": new_id(), "cached": True})
+                self.serving.exposures.submit(out.exposure(from_micros(now), q.context))
                 self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
-                return out
+                return out.shown(q.explain)
             if found.status is CacheStatus.ERROR:
                 self.metrics.cache_error(q.placement)
             else:
@@ -184,8 +217,9 @@ class _Reader:
                 config.cache_ttl_seconds,
                 stamp,
             )
+        self.serving.exposures.submit(out.exposure(from_micros(now), q.context))
         self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
-        return out
+        return out.shown(q.explain)
 
 
 def _variant(q: RecommendationQuery) -> str:

@@ -14,7 +14,7 @@ from tastemaker.catalog.events import Event
 from tastemaker.catalog.records import AppendResult, EventRecord
 from tastemaker.errors import EventConflict
 from tastemaker.storage.base import EventLog, HistoryRow
-from tastemaker.storage.sql.driver import insert_ignore_rows, select_in, select_newest
+from tastemaker.storage.sql.driver import insert_rows, select_in, select_newest
 from tastemaker.storage.sql.engine import read, write
 from tastemaker.storage.sql.users import UserCodec, ensure_users
 from tastemaker.storage.tables import events as t
@@ -70,7 +70,7 @@ class SqlEvents(EventLog):
                 keys = ensure_users(conn, self._codec, users_here, now)
                 received = to_micros(now)
                 rows = [self._row(e, keys[e.user_id], hashes[e.event_id], received) for e in new]
-                insert_ignore_rows(conn, "events", _COLUMNS, "event_id", rows)
+                insert_rows(conn, "events", _COLUMNS, rows, conflict="event_id")
                 if conn.dialect.name != "sqlite":
                     # Another transaction may have stored some of these ids after the check above
                     # and ON CONFLICT skipped them: they conflict unless the payloads match, and

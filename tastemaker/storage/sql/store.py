@@ -11,9 +11,11 @@ from tastemaker.storage.base import DataStore
 from tastemaker.storage.migrations import upgrade
 from tastemaker.storage.sql.engine import create_engine
 from tastemaker.storage.sql.events import SqlEvents
+from tastemaker.storage.sql.exposures import SqlExposures
 from tastemaker.storage.sql.items import SqlItems
 from tastemaker.storage.sql.keys import SqlKeys
 from tastemaker.storage.sql.models import SqlModels
+from tastemaker.storage.sql.placements import SqlPlacements
 from tastemaker.storage.sql.snapshot import SqlSnapshot
 from tastemaker.storage.sql.users import SqlUsers, UserCodec
 
@@ -38,6 +40,8 @@ class SqlStore(DataStore):
         self.keys = SqlKeys(self.engine)
         self.models = SqlModels(self.engine)
         self.snapshot = SqlSnapshot(self.engine, codec)
+        self.exposures = SqlExposures(self.engine, codec)
+        self.placements = SqlPlacements(self.engine)
 
     def migrate(self) -> None:
         upgrade(self.engine)

@@ -12,12 +12,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from tastemaker.catalog.records import ConsentRecord, UpsertResult, UserRecord
 from tastemaker.catalog.users import Preferences, Purpose, User, UserTraits
+from tastemaker.errors import FieldProblem, InvalidInput
 from tastemaker.privacy.crypto import SecretBox
 from tastemaker.storage.base import UserRepository
 from tastemaker.storage.sql.dialect import chunks, insert_ignore, upsert
 from tastemaker.storage.sql.driver import select_in
 from tastemaker.storage.sql.engine import read, write
-from tastemaker.storage.tables import consents, metadata
+from tastemaker.storage.sql.user_rows import delete_user_rows, move_user_rows
+from tastemaker.storage.tables import consents, events
 from tastemaker.storage.tables import users as t
 
 _ID_AAD = b"tastemaker/user-id"
@@ -67,15 +69,18 @@ class UserCodec:
     def external_id(self, id_hash: bytes, external_id_enc: bytes) -> str:
         return self.box.decrypt(external_id_enc, _ID_AAD + id_hash).decode()
 
-    def decode(self, m: Any, consent: dict[Purpose, ConsentRecord]) -> UserRecord:
-        id_hash: bytes = m["id_hash"]
-        external = self.external_id(id_hash, m["external_id_enc"])
+    def traits(self, m: Any) -> UserTraits:
+        """The traits of a users row, decrypted."""
         traits = dict(m["traits_plain"])
         if m["traits_enc"] is not None:
-            traits.update(json.loads(self.box.decrypt(m["traits_enc"], _TRAITS_AAD + id_hash)))
+            aad = _TRAITS_AAD + bytes(m["id_hash"])
+            traits.update(json.loads(self.box.decrypt(m["traits_enc"], aad)))
+        return UserTraits.model_validate(traits)
+
+    def decode(self, m: Any, consent: dict[Purpose, ConsentRecord]) -> UserRecord:
         return UserRecord(
-            id=external,
-            traits=UserTraits.model_validate(traits),
+            id=self.external_id(m["id_hash"], m["external_id_enc"]),
+            traits=self.traits(m),
             preferences=Preferences.model_validate(m["preferences"]),
             consent=consent,
             created_at=m["created_at"],
@@ -187,19 +192,53 @@ class SqlUsers(UserRepository):
                 self._codec.decode(r._mapping, consent.get(r._mapping["pk"], {})) for r in rows
             )
 
+    def _pk(self, conn: Connection, user_id: str, *, lock: bool = False) -> int | None:
+        query = sa.select(t.c.pk).where(t.c.id_hash == self._codec.key(user_id))
+        return conn.execute(query.with_for_update() if lock else query).scalar()
+
     def erase(self, user_id: str) -> dict[str, int] | None:
         with write(self._engine) as conn:
-            pk = conn.execute(
-                sa.select(t.c.pk).where(t.c.id_hash == self._codec.key(user_id))
-            ).scalar()
-            if pk is None:
-                return None
-            removed: dict[str, int] = {}
-            # Children before parents, so the erasure does not rely on ON DELETE CASCADE.
-            for table in reversed(metadata.sorted_tables):
-                column = table.info.get("user_column")
-                if column is not None:
-                    removed[table.name] = conn.execute(
-                        table.delete().where(table.c[column] == pk)
-                    ).rowcount
-        return removed
+            pk = self._pk(conn, user_id)
+            return None if pk is None else delete_user_rows(conn, pk)
+
+    def merge(self, anonymous_id: str, known_id: str, now: datetime) -> int:
+        if anonymous_id == known_id:
+            raise InvalidInput(
+                "a user cannot be merged into itself",
+                [FieldProblem("known_id", "must differ from the anonymous id")],
+            )
+        with write(self._engine) as conn:
+            # Locked (on PostgreSQL), so two merges of one anonymous user run one after the other.
+            anonymous = self._pk(conn, anonymous_id, lock=True)
+            if anonymous is None:
+                return 0  # unknown, or merged already
+            known = ensure_users(conn, self._codec, [known_id], now)[known_id]
+            self._adopt_profile(conn, anonymous, known, now)
+            moved = move_user_rows(conn, anonymous, known)
+            delete_user_rows(conn, anonymous)  # what stayed behind: rows the known user had
+        return moved[events.name]
+
+    def _adopt_profile(self, conn: Connection, anonymous: int, known: int, now: datetime) -> None:
+        """Give the known user the anonymous one's traits and preferences where the known user
+        has none (each of the two taken as a whole)."""
+        rows = {
+            r.pk: r._mapping
+            for r in conn.execute(sa.select(t).where(t.c.pk.in_([anonymous, known])))
+        }
+        source, target = rows[anonymous], rows[known]
+        values: dict[str, Any] = {}
+        if _no_traits(target) and not _no_traits(source):
+            traits = self._codec.traits(source)
+            values.update(self._codec.traits_columns(traits, bytes(target["id_hash"])))
+        if _no_preferences(target) and not _no_preferences(source):
+            values["preferences"] = source["preferences"]
+        if values:
+            conn.execute(t.update().where(t.c.pk == known).values(**values, updated_at=now))
+
+
+def _no_traits(m: Any) -> bool:
+    return not m["traits_plain"] and m["traits_enc"] is None
+
+
+def _no_preferences(m: Any) -> bool:
+    return not any(m["preferences"].get(k) for k in Preferences.model_fields)
