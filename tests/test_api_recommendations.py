@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from tastemaker.catalog.exposures import Exposure
+from tastemaker.errors import ConfigurationError
 from tastemaker.service import create_app
+from tastemaker.serving.runtime import check_placements
 from tastemaker.storage import DataStore, open_store
 from tastemaker.training.trainer import train
 from tests import serving_world as world
@@ -472,3 +474,52 @@ def test_anonymous_history_merges_into_the_known_user(url: str) -> None:
     assert again.json()["events_moved"] == 0
     bad = httpx.post(f"{url}/v1/users/{known}/merge", json={"anonymous_id": known})
     assert bad.status_code == 422
+
+
+def test_placements_are_listed_and_editable_at_run_time(url: str) -> None:
+    listed = {p["name"]: p for p in httpx.get(f"{url}/v1/placements").json()}
+    assert {"homepage", "article-bottom", "email-digest", "collab"} <= set(listed)
+    assert listed["homepage"]["origin"] == "built-in or settings"
+    new = {"sources": [{"kind": "pinned", "items": ["t-5", "s-5"]}], "k": 2}
+    r = httpx.put(f"{url}/v1/placements/editorial", json=new)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 1
+    assert ids(recommend(url, "anyone", "editorial")) == ["t-5", "s-5"]
+    new["sources"][0]["items"] = ["s-6"]  # type: ignore[index]
+    assert httpx.put(f"{url}/v1/placements/editorial", json=new).json()["version"] == 2
+    assert ids(recommend(url, "anyone", "editorial")) == ["s-6"]
+    # Overriding a configured placement, then deleting the override, restores it.
+    override = {"sources": [{"kind": "pinned", "items": ["t-7"]}]}
+    assert httpx.put(f"{url}/v1/placements/newest", json=override).status_code == 200
+    assert ids(recommend(url, "anyone", "newest", k=3)) == ["t-7"]
+    assert httpx.delete(f"{url}/v1/placements/newest").status_code == 204
+    assert ids(recommend(url, "anyone", "newest", k=3)) == ["t-0", "n-2", "t-1"]
+    assert httpx.delete(f"{url}/v1/placements/newest").status_code == 404
+    assert httpx.delete(f"{url}/v1/placements/editorial").status_code == 204
+    r = httpx.get(f"{url}/v1/users/u/recommendations", params={"placement": "editorial"})
+    assert r.status_code == 404
+
+
+def test_bad_placement_documents_are_422_and_change_nothing(url: str) -> None:
+    cases = [
+        ({"sources": []}, "sources"),
+        ({"sources": [{"kind": "model", "model": "nope"}]}, "sources.0.model"),
+        ({"sources": [{"kind": "popular"}], "ranking": {"weights": {"x": 1}}}, "body"),
+        ({"sources": [{"kind": "popular"}], "extra": 1}, "extra"),
+    ]
+    for body, field in cases:
+        r = httpx.put(f"{url}/v1/placements/broken", json=body)
+        assert r.status_code == 422, body
+        fields = [e["field"] for e in r.json()["error"]["errors"]]
+        assert any(f.startswith(field) for f in fields), (body, fields)
+    assert httpx.get(f"{url}/v1/placements/broken").status_code == 404
+
+
+def test_settings_placements_must_name_configured_models(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        insecure_dev=True,
+        placements={"odd": {"sources": [{"kind": "model", "model": "bpr"}]}},
+    )
+    with pytest.raises(ConfigurationError, match=r"placements\.odd\.sources\.0\.model: 'bpr'"):
+        check_placements(settings)

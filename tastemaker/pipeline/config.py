@@ -215,6 +215,15 @@ class PlacementConfig(_Strict):
             raise ValueError("k must not exceed max_k")
         return self
 
+    def unknown_models(self, known: set[str]) -> list[tuple[str, str]]:
+        """``(field, model)`` for each model named here that is not among ``known``."""
+        out = [
+            (f"sources.{n}.model", s.model)
+            for n, s in enumerate(self.sources)
+            if s.model is not None and s.model not in known
+        ]
+        return out + [("fallback", m) for m in self.fallback if m not in known]
+
     def models(self) -> set[str]:
         """The trained models this placement reads."""
         return {s.model for s in self.sources if s.model} | set(self.fallback)

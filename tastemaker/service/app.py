@@ -21,6 +21,7 @@ from tastemaker.service.routes import (
     health,
     items,
     metrics,
+    placements,
     profiles,
     recommendations,
     segments,
@@ -102,6 +103,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(segments.router)
     app.include_router(recommendations.router)
+    app.include_router(placements.router)
     app.include_router(metrics.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: times the 413s

@@ -12,8 +12,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from tastemaker.config import Settings
-from tastemaker.errors import NotFound
+from tastemaker.errors import ConfigurationError, NotFound
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, default_placements
 from tastemaker.pipeline.models import ModelSet
@@ -34,7 +36,9 @@ class Serving:
     catalog: LiveCatalog
     exposures: ExposureWriter
     on_swap: list[Callable[[list[str]], None]] = field(default_factory=list)
-    """Called with the names of the models a refresh swapped (cache invalidation, metrics)."""
+    """Called with the names of the models a refresh swapped, or with none when placements
+    changed (cache invalidation, metrics)."""
+    placements_revision: int = -1
 
     def model_names(self) -> set[str]:
         names: set[str] = {"content", "item_knn"}  # similar items
@@ -52,14 +56,56 @@ class Serving:
     def set_placements(self, placements: Mapping[str, PlacementConfig]) -> None:
         self.pipeline.placements = dict(placements)  # one assignment: requests see old or new
 
+    def refresh_placements(self) -> bool:
+        """Reload the placements if any was changed through the API (by any replica)."""
+        revision = self.pipeline.store.placements.revision()
+        if revision == self.placements_revision:
+            return False
+        self.set_placements(load_placements(self.pipeline.settings, self.pipeline.store))
+        self.placements_revision = revision
+        for hook in self.on_swap:
+            hook([])
+        return True
 
-def placements_of(settings: Settings) -> dict[str, PlacementConfig]:
+
+def configured_placements(settings: Settings) -> dict[str, PlacementConfig]:
     """The built-in placements overridden (by name) and extended by the settings'."""
     return {**default_placements(), **settings.placements}
 
 
+def load_placements(settings: Settings, store: DataStore) -> dict[str, PlacementConfig]:
+    """The configured placements, overridden and extended by those stored through the API.
+
+    A stored configuration that no longer validates (the schema changed) is skipped with an
+    error in the log; the configured one of that name, if any, serves instead.
+    """
+    out = configured_placements(settings)
+    for name, (version, config) in store.placements.list().items():
+        try:
+            out[name] = PlacementConfig.model_validate(config)
+        except ValidationError:
+            log.exception("stored placement %s version %d is invalid; not served", name, version)
+    return out
+
+
+def check_placements(settings: Settings) -> None:
+    """Placements of the settings must name configured models (built-in ones may name models
+    a deployment removed: they answer with the rest, saying which source is missing)."""
+    known = set(settings.training.models)
+    bad = [
+        f"placements.{name}.{field}: {model!r}"
+        for name, config in settings.placements.items()
+        for field, model in config.unknown_models(known)
+    ]
+    if bad:
+        raise ConfigurationError(
+            "placements name models that training.models does not configure: " + "; ".join(bad)
+        )
+
+
 def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None) -> Serving:
     """Load the catalog and the active models; build the pipeline."""
+    check_placements(settings)
     catalog = LiveCatalog(ServingCatalog.from_items(store.items.iterate()))
     models = ModelSet(store)
     writer = ExposureWriter(store)
@@ -68,11 +114,12 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
         store,
         models,
         catalog,
-        placements_of(settings),
+        load_placements(settings, store),
         profiles,
         shown=lambda rid, user_id: shown_before(store, writer, rid, user_id),
     )
     serving = Serving(pipeline, models, catalog, writer)
+    serving.placements_revision = store.placements.revision()
     loaded = serving.refresh_models()
     log.info(
         "serving: %d items, models loaded: %s", len(catalog.current), ", ".join(loaded) or "none"
@@ -95,10 +142,11 @@ def shown_before(
 
 
 async def poll_models(serving: Serving, interval: float) -> None:
-    """Hot-swap new model versions until cancelled."""
+    """Hot-swap new model versions and changed placements until cancelled."""
     while True:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(serving.refresh_models)
+            await asyncio.to_thread(serving.refresh_placements)
         except Exception:  # the store may be briefly unavailable: try again next time
             log.exception("checking for new model versions failed")
