@@ -20,7 +20,7 @@ from tastemaker.storage import DataStore, open_store
 from tastemaker.training.trainer import train
 from tests import serving_world as world
 from tests.conftest import make_settings
-from tests.live import serve
+from tests.live import free_port, serve
 
 NEVER = {"n-0", "n-1"}  # not recommendable, expired
 
@@ -523,3 +523,22 @@ def test_settings_placements_must_name_configured_models(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigurationError, match=r"placements\.odd\.sources\.0\.model: 'bpr'"):
         check_placements(settings)
+
+
+def test_redis_down_still_answers_and_says_so(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        insecure_dev=True,
+        placements=PLACEMENTS,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    store = open_store(settings)
+    world.build(store, settings, ["popular", "item_knn"])
+    with serve(create_app(settings, store)) as base:
+        body = recommend(base, "tech-0", "collab", k=3)
+        again = recommend(base, "tech-0", "collab", k=3)
+    store.close()
+    assert len(body["items"]) == 3
+    assert body["fallback"] is None
+    assert any(d.startswith("cache") for d in body["degraded"])
+    assert not again["cached"]

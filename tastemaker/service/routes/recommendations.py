@@ -178,6 +178,7 @@ class _Reader:
         key = pipeline.user_key(user_id)
         variant = _variant(q)
         stamp = None
+        cache_failed = False
         if cacheable:
             found = self.cache.lookup(key, q.placement, variant)
             stamp = found.stamp
@@ -190,6 +191,7 @@ class _Reader:
                 self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
                 return out.shown(q.explain)
             if found.status is CacheStatus.ERROR:
+                cache_failed = True
                 self.metrics.cache_error(q.placement)
             else:
                 self.metrics.cache_miss(q.placement)
@@ -204,6 +206,8 @@ class _Reader:
             recommendation_id=q.recommendation_id,
         )
         result = pipeline.recommend(request, now)
+        if cache_failed:
+            result.degraded.append("cache: unavailable, answered without it")
         out = RecommendationsOut.of(result)
         if result.fallback is not None:
             reason = "model_unavailable" if result.degraded else "no_candidates"
