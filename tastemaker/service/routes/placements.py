@@ -71,7 +71,7 @@ def get_placement(name: NamePath, serving: ServingDep, store: StoreDep, _: ReadK
 @router.put(
     "/{name}",
     response_model=PlacementOut,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 400, 413, 422, 503),
     summary="Create or replace a placement (validated; every replica applies it)",
 )
 async def put_placement(

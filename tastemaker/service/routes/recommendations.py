@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from tastemaker.catalog.columns import Columns
@@ -261,22 +261,29 @@ async def get_recommendations(
     page_url: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> RecommendationsOut:
     context = {k_: v for k_, v in (("device", device), ("page", page_url)) if v is not None}
-    q = RecommendationQuery(
-        placement=placement,
-        k=k,
-        item_id=item_id,
-        context=context,
-        exclude=exclude or [],
-        explain=explain,
-        recommendation_id=recommendation_id,
-    )
+    try:
+        q = RecommendationQuery(
+            placement=placement,
+            k=k,
+            item_id=item_id,
+            context=context,
+            exclude=exclude or [],
+            explain=explain,
+            recommendation_id=recommendation_id,
+        )
+    except ValidationError as exc:
+        problems = [
+            FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
+            for e in exc.errors()
+        ]
+        raise InvalidInput("the query is invalid", problems) from None
     return await run_in_threadpool(reader.answer, user_id, q, to_micros(now))
 
 
 @router.post(
     "/v1/users/{user_id}/recommendations",
     response_model=RecommendationsOut,
-    responses=_ERRORS,
+    responses={**_ERRORS, **error_responses(400, 413)},
     summary="Recommendations for a user, with rich context in the body",
 )
 async def post_recommendations(

@@ -131,7 +131,7 @@ class MergeResult(BaseModel):
 @router.post(
     "/{user_id}/merge",
     response_model=MergeResult,
-    responses=error_responses(*_AUTH, 422),
+    responses=error_responses(*_AUTH, 400, 413, 422),
     summary="Merge an anonymous session's history into this user (after sign-in)",
     description=(
         "Moves the anonymous id's events, exposures and consent (where the user has none) to "
