@@ -40,6 +40,14 @@ class Columns:
         The 1-based position of an item in a user's recommendation list.
     EVENT_ID, CHANNEL, DEVICE : str
         The event's idempotency key, channel and device, in detailed event frames.
+    RECOMMENDATION_ID : str
+        The id of the response an item was shown in (exposure and attributed event frames).
+    POSITION : str
+        Where in that response the item was shown (``int``).
+    FEATURES : str
+        The ranker features an item was scored with at serving time (a dict name → number).
+    LABEL : str
+        The graded outcome of a shown item for training a ranker (``int`` ≥ 0, 0 = nothing).
 
     Examples
     --------
@@ -60,6 +68,10 @@ class Columns:
     EVENT_ID: Final = "event_id"
     CHANNEL: Final = "channel"
     DEVICE: Final = "device"
+    RECOMMENDATION_ID: Final = "recommendation_id"
+    POSITION: Final = "position"
+    FEATURES: Final = "features"
+    LABEL: Final = "label"
 
     INTERACTIONS: Final = (USER, ITEM, WEIGHT, TIMESTAMP)
     """The columns of a model's training frame, in their conventional order."""
