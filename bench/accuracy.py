@@ -53,7 +53,7 @@ from tastemaker.catalog.columns import Columns
 from tastemaker.config import FeedbackClass, ModelSpec
 from tastemaker.models.data import FEEDBACK
 from tastemaker.training.evaluation_run import EvaluationRun, run_evaluation
-from tastemaker.training.tuning import Step
+from tastemaker.training.tuning import Step, TunedScore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # A sibling script, not a package: importable once its folder is on the path.
@@ -328,10 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{feedback[Columns.USER].nunique():,} users · {len(items):,} movies"
     )
     started = time.perf_counter()
+    tuned: dict[str, TunedScore] = {}
     if args.part in ("all", "models"):
         for protocol in protocols:
             run, seconds = run_protocol(feedback, items, models, protocol, not args.no_tune)
             console.print(table(run, seconds))
+            if protocol == "chronological":
+                tuned = {m.name: m.result for m in run.models if m.result is not None}
     if args.part in ("all", "segments"):
         with status.status("per-segment models") as spinner:
             accuracy_segments.run(
@@ -346,15 +349,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if args.part in ("all", "placements"):
         with status.status("placements") as spinner:
-            scores = accuracy_placements.run(
+            outcome = accuracy_placements.run(
                 (feedback, items),
-                MODELS,
+                {n: MODELS[n] for n in names},
                 console.print,
                 lambda message: spinner.update(message),
                 k=args.candidates,
                 tune_ranker=not args.no_tune,
+                tuned=tuned,
             )
-        console.print(placements_table(scores, args.candidates))
+        console.print(placements_table(outcome.scores, args.candidates))
+        t = outcome.timing
+        console.print(
+            f"learned ranker per request (1 user, {t.candidates:.0f} candidates on average, "
+            f"{t.users} users): features {t.features_ms[0]:.2f} ms (p95 {t.features_ms[1]:.2f}), "
+            f"booster {t.predict_ms[0]:.2f} ms (p95 {t.predict_ms[1]:.2f})"
+        )
     console.print(f"total {time.perf_counter() - started:.0f} s")
     return 0
 

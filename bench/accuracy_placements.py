@@ -39,9 +39,10 @@ from tastemaker.evaluation.matrices import recommendation_array, relevance_matri
 from tastemaker.evaluation.report import evaluate
 from tastemaker.models.catalog import model_class
 from tastemaker.models.data import Dataset
-from tastemaker.ranking import CandidateSources, LearnedRanker, RankerConfig
-from tastemaker.ranking.candidates import source_names
-from tastemaker.ranking.ranker import RankerConfig as _Config
+from tastemaker.ranking import CandidateFeatures, CandidateSources, LearnedRanker, RankerConfig
+from tastemaker.ranking.candidates import rank_by, score_column, source_names
+from tastemaker.ranking.examples import history_examples
+from tastemaker.ranking.features import minmax_per_user
 from tastemaker.training.holdout import Holdout
 from tastemaker.training.tuning import TunedScore, tune
 
@@ -49,8 +50,8 @@ SOURCES = ("ease", "als", "item_knn_bm25", "item_knn_cosine", "most_popular", "c
 """The candidate sources of the placement (names of ``accuracy.MODELS``)."""
 
 RANKER_GRID: dict[str, list[Any]] = {
-    "num_leaves": [15, 63],
-    "n_estimators": [200, 500],
+    "num_leaves": [15, 31],
+    "n_estimators": [100, 300],
 }
 """Searched on F2 → V2 / V1; the rest of the ranker config stays at BASE."""
 
@@ -100,7 +101,10 @@ def last_times(frame: pd.DataFrame, users: Sequence[str]) -> pd.Series:
     return (last.reindex(pd.Index(list(users))) + 1).astype(np.int64)
 
 
-def build_sources(specs: Mapping[str, ModelSpec], params: Mapping[str, dict[str, Any]], k: int):
+def build_sources(
+    specs: Mapping[str, ModelSpec], params: Mapping[str, dict[str, Any]], k: int
+) -> CandidateSources:
+    """Unfitted candidate sources with the chosen parameters, ``k`` candidates each."""
     models = {
         name: model_class(spec.model)(**{**spec.params, **params.get(name, {})})
         for name, spec in specs.items()
@@ -115,23 +119,10 @@ def hybrid_rank(table: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFra
     total = np.zeros(len(table))
     for name in source_names(table):
         w = weights.get(name, 0.0)
-        if w == 0.0:
-            continue
-        score = table[f"score:{name}"].to_numpy(dtype=np.float64)
-        total += w * np.nan_to_num(_minmax(score, first), nan=0.0)
-    order = np.lexsort((np.arange(len(table)), -total, first))
-    out = table.iloc[order][[Columns.USER, Columns.ITEM]].reset_index(drop=True)
-    out[Columns.SCORE] = total[order]
-    out[Columns.RANK] = out.groupby(Columns.USER, sort=False).cumcount().to_numpy() + 1
-    return out
-
-
-def _minmax(score: np.ndarray, group: np.ndarray) -> np.ndarray:
-    s = pd.Series(score)
-    low = s.groupby(group).transform("min").to_numpy()
-    high = s.groupby(group).transform("max").to_numpy()
-    span = high - low
-    return np.where(span > 0, (score - low) / np.where(span > 0, span, 1.0), 1.0)
+        if w:
+            score = table[score_column(name)].to_numpy(dtype=np.float64)
+            total += w * np.nan_to_num(minmax_per_user(score, first), nan=0.0)
+    return rank_by(table, total)
 
 
 def tune_hybrid(
@@ -161,7 +152,13 @@ def run(
     *,
     k: int = 100,
     tune_ranker: bool = True,
-) -> list[Score]:
+    tuned: Mapping[str, TunedScore] | None = None,
+) -> Outcome:
+    """Score the single models, the weighted hybrid and the learned ranker on one holdout.
+
+    ``tuned`` passes single-model results of the same chronological holdout already computed
+    (``--part all`` runs the models first), so their grids are not searched twice.
+    """
     feedback, items = frames
     started = time.perf_counter()
     holdout = Holdout.split(feedback, items, protocol="chronological")
@@ -174,62 +171,100 @@ def run(
     for name, spec in sources_spec.items():
         status(f"placements · single model {name}")
         t0 = time.perf_counter()
-        outcome: TunedScore = tune(
+        outcome = (tuned or {}).get(name) or tune(
             name, spec, holdout, (10,), data=data_t, validation=v1, validation_data=data_f1
         )
         s = outcome.score
         chosen[name] = outcome.tuning.best_params if outcome.tuning else dict(spec.params)
-        results.append(
-            Score(
-                name,
-                "model",
-                s.metric("ndcg@10"),
-                s.metric("recall@10"),
-                s.metric("map@10"),
-                s.metric("hit_rate@10"),
-                s.report.n_evaluated,
-                time.perf_counter() - t0,
-                ", ".join(f"{a}={b}" for a, b in chosen[name].items() if a in spec.search),
-            )
-        )
-    # Validation candidates: sources on F1, users of V1.
+        metrics = {m: s.metric(f"{m}@10") for m in ("ndcg", "recall", "map", "hit_rate")}
+        searched = ", ".join(f"{a}={b}" for a, b in chosen[name].items() if a in spec.search)
+        metrics["users"] = s.report.n_evaluated
+        results.append(_score(name, "model", metrics, time.perf_counter() - t0, searched))
+
     status("placements · candidates on F1 for V1")
-    sources = build_sources(sources_spec, chosen, k).fit(data_f1)
-    v1_users = np.asarray(pd.unique(v1.test[Columns.USER].astype(str)), dtype=str)
-    v1_users = v1_users[data_f1.user_index(v1_users.tolist()) >= 0].tolist()
-    v1_table = sources.candidates(v1_users)
-    t_users = np.asarray(pd.unique(holdout.test[Columns.USER].astype(str)), dtype=str)
-    t_users = t_users[data_t.user_index(t_users.tolist()) >= 0].tolist()
+    v1_table = build_sources(sources_spec, chosen, k).fit(data_f1).candidates(_users(v1, data_f1))
+
+    status("placements · learned ranker")
+    t0 = time.perf_counter()
+    config = BASE.model_copy(update={"candidates": k})
+    if tune_ranker:
+        config = choose_ranker(
+            v1.train, items, sources_spec, chosen, v1_table, v1, data_f1, config, status
+        )
+    ranker = LearnedRanker(config)
+    sources = build_sources(sources_spec, chosen, k)
+    ranker.fit(holdout.train, sources, items)  # trains on F1 → V1, then refits sources on T
+    test_users = _users(holdout, data_t)
+    table = sources.candidates(test_users)
+    now = last_times(holdout.train, test_users)
+    builder = ranker.feature_builder(data_t)
+    learned = score_lists(ranker.rank(table, builder.build(table, now)), holdout.test, data_t)
+    grid_text = ", ".join(f"{a}={getattr(config, a)}" for a in RANKER_GRID)
+    ranker_seconds = time.perf_counter() - t0
 
     status("placements · weighted hybrid")
     t0 = time.perf_counter()
     weights, _ = tune_hybrid(v1_table, v1.test, data_f1, list(sources_spec))
-    test_sources = build_sources(sources_spec, chosen, k).fit(data_t)
-    t_table = test_sources.candidates(t_users)
-    hybrid = score_lists(hybrid_rank(t_table, weights), holdout.test, data_t)
+    hybrid = score_lists(hybrid_rank(table, weights), holdout.test, data_t)
     results.append(
         _score("weighted hybrid", "hybrid", hybrid, time.perf_counter() - t0, weights_text(weights))
     )
-
-    status("placements · learned ranker")
-    t0 = time.perf_counter()
-    best_config = BASE.model_copy(update={"candidates": k})
-    if tune_ranker:
-        best_config = choose_ranker(
-            v1.train, items, sources_spec, chosen, v1_table, v1, data_f1, best_config, status
-        )
-    ranker = LearnedRanker(best_config)
-    fit_sources = build_sources(sources_spec, chosen, k)
-    ranker.fit(holdout.train, fit_sources, items)
-    feats = ranker.feature_builder(data_t).build(t_table, last_times(holdout.train, t_users))
-    ranked = ranker.rank(t_table, feats)
-    learned = score_lists(ranked, holdout.test, data_t)
-    chosen_text = ", ".join(f"{a}={getattr(best_config, a)}" for a in RANKER_GRID)
-    results.append(
-        _score("learned ranker", "ranker", learned, time.perf_counter() - t0, chosen_text)
-    )
+    results.append(_score("learned ranker", "ranker", learned, ranker_seconds, grid_text))
+    timing = request_timing(ranker, builder, table, now)
     say(f"placements done in {time.perf_counter() - started:.0f} s")
-    return results
+    return Outcome(results, timing)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-request cost of the learned ranker for one user: features, then the booster."""
+
+    users: int
+    candidates: float
+    features_ms: tuple[float, float]
+    predict_ms: tuple[float, float]
+    """Median and 95th percentile."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scores: list[Score]
+    timing: Timing
+
+
+def request_timing(
+    ranker: LearnedRanker,
+    builder: CandidateFeatures,
+    table: pd.DataFrame,
+    now: pd.Series,
+    users: int = 200,
+) -> Timing:
+    """Features and scores of one user's candidates at a time, as a request computes them."""
+    groups = [g.reset_index(drop=True) for _, g in table.groupby(Columns.USER, sort=False)]
+    groups = groups[:users]
+    features, predict = [], []
+    for g in [*groups[:5], *groups]:  # the first five warm caches up and are timed again
+        at = int(now[g[Columns.USER].iloc[0]])
+        t0 = time.perf_counter()
+        feats = builder.build(g, at)
+        t1 = time.perf_counter()
+        ranker.score(feats)
+        features.append(t1 - t0)
+        predict.append(time.perf_counter() - t1)
+    f = 1e3 * np.asarray(features[5:])
+    p = 1e3 * np.asarray(predict[5:])
+    return Timing(
+        users=len(groups),
+        candidates=float(np.mean([len(g) for g in groups])),
+        features_ms=(float(np.median(f)), float(np.percentile(f, 95))),
+        predict_ms=(float(np.median(p)), float(np.percentile(p, 95))),
+    )
+
+
+def _users(holdout: Holdout, data: Dataset) -> list[str]:
+    """The held-out part's users that the training part knows."""
+    users = np.asarray(pd.unique(holdout.test[Columns.USER].astype(str)), dtype=str)
+    return users[data.user_index(users.tolist()) >= 0].tolist()
 
 
 def weights_text(weights: Mapping[str, float]) -> str:
@@ -258,12 +293,10 @@ def choose_ranker(
     v1_table: pd.DataFrame,
     v1: Holdout,
     data_f1: Dataset,
-    base: _Config,
+    base: RankerConfig,
     status: Say,
-) -> _Config:
+) -> RankerConfig:
     """Train on F2 → V2 for every grid point, rank V1's candidates, keep the best NDCG@10."""
-    from tastemaker.ranking.examples import history_examples
-
     sources = build_sources(sources_spec, chosen, base.candidates)
     examples = history_examples(f1, sources, items, features=base.features)
     now = last_times(f1, v1_table[Columns.USER].unique().tolist())

@@ -81,9 +81,9 @@ def merge_candidates(lists: Mapping[str, pd.DataFrame], k: int | Mapping[str, in
     -------
     pandas.DataFrame
         ``USER, ITEM`` then ``score:<s>`` (float32) and ``rank:<s>`` (int32) per source in the
-        order given. Rows are grouped by user in order of first appearance, and within a user
-        ordered by the best rank any source gave (ties: the earlier source, then the item id),
-        so the table does not depend on how the merge happened to order them.
+        order given. Rows are grouped by user in order of first appearance in ``lists`` (taken
+        in order), and within a user ordered by the best rank any source gave (ties: the earlier
+        source, then the item id), so the table does not depend on how the merge orders rows.
     """
     if not lists:
         raise ConfigurationError("a candidate table needs at least one source")
@@ -99,12 +99,41 @@ def merge_candidates(lists: Mapping[str, pd.DataFrame], k: int | Mapping[str, in
         limit = k[name] if isinstance(k, Mapping) else k
         merged[score_column(name)] = merged[score_column(name)].astype(np.float32)
         merged[rank_column(name)] = merged[rank_column(name)].fillna(limit + 1).astype(np.int32)
-    return _ordered(merged, list(lists))
+    users = pd.unique(pd.concat([frame[Columns.USER] for frame in lists.values()]))
+    return _ordered(merged, list(lists), pd.Index(users))
 
 
-def _ordered(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    users = table[Columns.USER].to_numpy()
+def rank_by(candidates: pd.DataFrame, scores: np.ndarray, k: int | None = None) -> pd.DataFrame:
+    """Each user's candidates ordered by ``scores``: ``USER, ITEM, SCORE, RANK``.
+
+    Users keep their order of first appearance; ties keep the table's order; ``k`` keeps each
+    user's top ``k``.
+
+    >>> table = pd.DataFrame({"user_id": ["u", "u", "v"], "item_id": ["a", "b", "a"]})
+    >>> rank_by(table, np.array([0.1, 0.9, 0.5]))[["item_id", "rank"]].values.tolist()
+    [['b', 1], ['a', 2], ['a', 1]]
+    """
+    users = candidates[Columns.USER].to_numpy()
     first = pd.Index(pd.unique(users)).get_indexer(pd.Index(users))
+    order = np.lexsort((np.arange(len(users)), -np.asarray(scores), first))
+    sorted_first = first[order]
+    starts = np.flatnonzero(np.r_[True, sorted_first[1:] != sorted_first[:-1]])
+    ranks = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)])) + 1
+    out = pd.DataFrame(
+        {
+            Columns.USER: users[order],
+            Columns.ITEM: candidates[Columns.ITEM].to_numpy()[order],
+            Columns.SCORE: np.asarray(scores, dtype=np.float32)[order],
+            Columns.RANK: ranks.astype(np.int32),
+        }
+    )
+    if k is not None:
+        out = out[out[Columns.RANK] <= k].reset_index(drop=True)
+    return out
+
+
+def _ordered(table: pd.DataFrame, names: list[str], users: pd.Index) -> pd.DataFrame:
+    first = users.get_indexer(pd.Index(table[Columns.USER]))
     ranks = table[[rank_column(n) for n in names]].to_numpy()
     best = ranks.min(axis=1)
     best_source = ranks.argmin(axis=1)

@@ -379,7 +379,7 @@ def _source_features(table: pd.DataFrame, urow: np.ndarray) -> dict[str, np.ndar
         has = np.isfinite(score)
         out[score_column(name)] = score
         out[rank_column(name)] = rank
-        out[f"nscore:{name}"] = _minmax_per_user(score, urow)
+        out[f"nscore:{name}"] = minmax_per_user(score, urow)
         proposed += has
         ranks.append(rank)
     out["sources"] = proposed
@@ -387,7 +387,13 @@ def _source_features(table: pd.DataFrame, urow: np.ndarray) -> dict[str, np.ndar
     return out
 
 
-def _minmax_per_user(score: np.ndarray, urow: np.ndarray) -> np.ndarray:
+def minmax_per_user(score: np.ndarray, urow: np.ndarray) -> np.ndarray:
+    """``score`` scaled to [0, 1] within each user (``urow``: 0-based user codes); ``NaN`` stays
+    ``NaN`` and a user whose finite scores are all equal gets 1.
+
+    >>> minmax_per_user(np.array([1.0, 3.0, np.nan, 5.0]), np.array([0, 0, 0, 1])).tolist()
+    [0.0, 1.0, nan, 1.0]
+    """
     n = int(urow.max()) + 1 if len(urow) else 0
     finite = np.isfinite(score)
     low = np.full(n, np.inf)

@@ -14,7 +14,7 @@ ranker scores exactly as the one saved.
 >>> import pandas as pd
 >>> from tastemaker.models.popularity import Popularity
 >>> from tastemaker.models.item_knn import ItemKNN
->>> from tastemaker.ranking.candidates import CandidateSources
+>>> from tastemaker.ranking.candidates import CandidateSources, rank_by
 >>> rows = [(f"u{u}", f"i{(u * 7 + j * 3) % 40}", j) for u in range(60) for j in range(10)]
 >>> events = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
 >>> sources = CandidateSources({"pop": Popularity(), "knn": ItemKNN()}, k=20)
@@ -41,10 +41,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tastemaker.catalog.columns import Columns
 from tastemaker.errors import ConfigurationError, NotFittedError
 from tastemaker.models.data import Dataset
-from tastemaker.ranking.candidates import CandidateSources
+from tastemaker.ranking.candidates import CandidateSources, rank_by
 from tastemaker.ranking.examples import (
     Examples,
     dataset_of,
@@ -293,21 +292,7 @@ class LearnedRanker:
         ``features`` are the rows of ``candidates`` (same order), as the builder returns them.
         Ties keep the candidate table's order. ``k`` keeps each user's top ``k``.
         """
-        scores = self.score(features)
-        users = candidates[Columns.USER].to_numpy()
-        first = pd.Index(pd.unique(users)).get_indexer(pd.Index(users))
-        order = np.lexsort((np.arange(len(users)), -scores, first))
-        out = pd.DataFrame(
-            {
-                Columns.USER: users[order],
-                Columns.ITEM: candidates[Columns.ITEM].to_numpy()[order],
-                Columns.SCORE: scores[order].astype(np.float32),
-            }
-        )
-        out[Columns.RANK] = (out.groupby(Columns.USER, sort=False).cumcount() + 1).astype(np.int32)
-        if k is not None:
-            out = out[out[Columns.RANK] <= k].reset_index(drop=True)
-        return out
+        return rank_by(candidates, self.score(features), k)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Per-row contribution of every feature to the score (SHAP values), plus ``bias``.
@@ -344,9 +329,9 @@ class LearnedRanker:
         """Load a ranker saved by :meth:`to_bytes`."""
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             header = json.loads(npz["__header__"].tobytes())
+            if header.get("format") != FORMAT_VERSION or header.get("model") != "learned_ranker":
+                raise ValueError(f"not a learned ranker of format {FORMAT_VERSION}")
             model = npz["booster"].tobytes().decode()
-        if header.get("format") != FORMAT_VERSION or header.get("model") != "learned_ranker":
-            raise ValueError(f"not a learned ranker of format {FORMAT_VERSION}")
         ranker = cls(RankerConfig.model_validate(header["config"]))
         ranker.booster_ = lgb.Booster(model_str=model)
         ranker.feature_names_ = list(header["feature_names"])
