@@ -359,6 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tuned=tuned,
             )
         console.print(placements_table(outcome.scores, args.candidates))
+        lift = outcome.lift
+        console.print(
+            f"learned ranker − {lift.model} (whose own list from the candidate table scores "
+            f"{lift.model_ndcg:.4f}): {lift.mean:+.4f} NDCG@10, 95 % bootstrap interval over "
+            f"test users [{lift.low:+.4f}, {lift.high:+.4f}]"
+        )
         t = outcome.timing
         console.print(
             f"learned ranker per request (1 user, {t.candidates:.0f} candidates on average, "

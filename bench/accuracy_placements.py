@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from accuracy_segments import interval  # a sibling script: accuracy.py puts it on the path
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.config import ModelSpec
 from tastemaker.evaluation.matrices import recommendation_array, relevance_matrix
-from tastemaker.evaluation.report import evaluate
+from tastemaker.evaluation.report import MetricReport, evaluate
 from tastemaker.models.catalog import model_class
 from tastemaker.models.data import Dataset
 from tastemaker.ranking import CandidateFeatures, CandidateSources, LearnedRanker, RankerConfig
@@ -81,11 +82,7 @@ def score_lists(
     ranked: pd.DataFrame, truth: pd.DataFrame, data: Dataset, k: int = 10
 ) -> dict[str, float]:
     """NDCG, recall, MAP and hit rate at ``k`` of ranked lists against held-out positives."""
-    truth = truth[truth[Columns.USER].isin(data.user_ids) & truth[Columns.ITEM].isin(data.item_ids)]
-    users = np.asarray(pd.unique(truth[Columns.USER]), dtype=str)
-    top = ranked[ranked[Columns.RANK] <= k]
-    recs = recommendation_array(top, users, data.item_ids, k)
-    report = evaluate(recs, relevance_matrix(truth, users, data.item_ids), (k,))
+    report = _report(ranked, truth, data, k)
     return {
         "ndcg": float(report[f"ndcg@{k}"]),
         "recall": float(report[f"recall@{k}"]),
@@ -93,6 +90,27 @@ def score_lists(
         "hit_rate": float(report[f"hit_rate@{k}"]),
         "users": float(report.n_evaluated),
     }
+
+
+def per_user_ndcg(
+    ranked: pd.DataFrame, truth: pd.DataFrame, data: Dataset, k: int = 10
+) -> np.ndarray:
+    """NDCG@k of every test user (one order for every call on the same ``truth``)."""
+    report = _report(ranked, truth, data, k, per_user=True)
+    assert report.per_user is not None
+    return np.asarray(report.per_user["ndcg"][k])
+
+
+def _report(
+    ranked: pd.DataFrame, truth: pd.DataFrame, data: Dataset, k: int, per_user: bool = False
+) -> MetricReport:
+    known = truth[Columns.USER].isin(data.user_ids) & truth[Columns.ITEM].isin(data.item_ids)
+    truth = truth[known]
+    users = np.asarray(pd.unique(truth[Columns.USER]), dtype=str)
+    top = ranked[ranked[Columns.RANK] <= k]
+    recs = recommendation_array(top, users, data.item_ids, k)
+    relevant = relevance_matrix(truth, users, data.item_ids)
+    return evaluate(recs, relevant, (k,), per_user=per_user)
 
 
 def last_times(frame: pd.DataFrame, users: Sequence[str]) -> pd.Series:
@@ -198,7 +216,8 @@ def run(
     table = sources.candidates(test_users)
     now = last_times(holdout.train, test_users)
     builder = ranker.feature_builder(data_t)
-    learned = score_lists(ranker.rank(table, builder.build(table, now)), holdout.test, data_t)
+    ranked = ranker.rank(table, builder.build(table, now))
+    learned = score_lists(ranked, holdout.test, data_t)
     grid_text = ", ".join(f"{a}={getattr(config, a)}" for a in RANKER_GRID)
     ranker_seconds = time.perf_counter() - t0
 
@@ -210,9 +229,27 @@ def run(
         _score("weighted hybrid", "hybrid", hybrid, time.perf_counter() - t0, weights_text(weights))
     )
     results.append(_score("learned ranker", "ranker", learned, ranker_seconds, grid_text))
+    # Paired over test users: the ranker against the best single model's own list, which is
+    # its top of the candidate table (each source proposed its own top k).
+    best = max((r for r in results if r.kind == "model"), key=lambda r: r.ndcg)
+    alone = per_user_ndcg(hybrid_rank(table, {best.name: 1.0}), holdout.test, data_t)
+    diff = per_user_ndcg(ranked, holdout.test, data_t) - alone
+    lift = Lift(best.name, float(np.nanmean(alone)), *interval(diff))
     timing = request_timing(ranker, builder, table, now)
     say(f"placements done in {time.perf_counter() - started:.0f} s")
-    return Outcome(results, timing)
+    return Outcome(results, timing, lift)
+
+
+@dataclass(frozen=True)
+class Lift:
+    """The learned ranker minus the best single model, NDCG@10 paired over test users."""
+
+    model: str
+    model_ndcg: float
+    """The single model's NDCG@10 recomputed from its list in the candidate table (a check)."""
+    mean: float
+    low: float
+    high: float
 
 
 @dataclass(frozen=True)
@@ -230,6 +267,7 @@ class Timing:
 class Outcome:
     scores: list[Score]
     timing: Timing
+    lift: Lift
 
 
 def request_timing(

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from tastemaker.catalog.columns import Columns
-from tastemaker.config import FeedbackClass
+from tastemaker.config import FeedbackClass, FeedbackPolicy
 from tastemaker.errors import FieldProblem, InvalidInput
 from tastemaker.evaluation.splits import chronological_split, time_split
-from tastemaker.models.data import FEEDBACK, Dataset
+from tastemaker.models.data import FEEDBACK, Dataset, classify_frame
 from tastemaker.ranking.candidates import CandidateSources
 from tastemaker.ranking.features import CandidateFeatures, FeatureConfig
 
@@ -220,6 +220,51 @@ def dataset_of(frame: pd.DataFrame, items: pd.DataFrame | None = None) -> Datase
     if FEEDBACK in frame.columns:
         return Dataset.from_feedback(frame, items)
     return Dataset.from_interactions(frame, items)
+
+
+def exposure_labels(
+    exposures: pd.DataFrame,
+    events: pd.DataFrame,
+    policy: FeedbackPolicy | None = None,
+    thresholds: tuple[float, ...] = (),
+) -> pd.DataFrame:
+    """``exposures`` with a ``LABEL`` column: the grade of what happened to each shown item.
+
+    An event counts for a shown item when it names the same ``RECOMMENDATION_ID`` and
+    ``ITEM`` (the client echoed the id). Events are classified by ``policy``; the positive
+    weights of a shown item are summed and graded (:func:`grades`), so with the default weights (1
+    for a click, 4 for a purchase) and ``thresholds=(3.0,)`` a click is grade 1, a purchase 2.
+    Shown items without a positive event get 0.
+
+    >>> shown = pd.DataFrame({"recommendation_id": ["r1", "r1", "r1"],
+    ...                       "item_id": ["a", "b", "c"]})
+    >>> events = pd.DataFrame({"recommendation_id": ["r1", "r1", "r2"],
+    ...                        "item_id": ["b", "c", "a"], "type": ["click", "purchase", "click"],
+    ...                        "value": [None, None, None]})
+    >>> exposure_labels(shown, events, thresholds=(3.0,))["label"].tolist()
+    [0, 1, 2]
+    """
+    attributed = events.dropna(subset=[Columns.RECOMMENDATION_ID, Columns.ITEM])
+    classes, weights = classify_frame(attributed, policy or FeedbackPolicy())
+    positive = classes == FeedbackClass.POSITIVE.value
+    sums = (
+        pd.DataFrame(
+            {
+                Columns.RECOMMENDATION_ID: attributed[Columns.RECOMMENDATION_ID].to_numpy()[
+                    positive
+                ],
+                Columns.ITEM: attributed[Columns.ITEM].to_numpy()[positive],
+                Columns.WEIGHT: weights[positive],
+            }
+        )
+        .groupby([Columns.RECOMMENDATION_ID, Columns.ITEM])[Columns.WEIGHT]
+        .sum()
+    )
+    keys = pd.MultiIndex.from_arrays(
+        [exposures[Columns.RECOMMENDATION_ID].to_numpy(), exposures[Columns.ITEM].to_numpy()]
+    )
+    found = sums.reindex(keys).fillna(0.0).to_numpy()
+    return exposures.assign(**{Columns.LABEL: grades(found, thresholds)})
 
 
 def _labels(table: pd.DataFrame, later: pd.DataFrame, thresholds: tuple[float, ...]) -> np.ndarray:

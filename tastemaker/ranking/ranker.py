@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final, Literal, Self
 
 import lightgbm as lgb
@@ -191,7 +192,9 @@ class LearnedRanker:
         sources.fit(whole.with_segments(segments) if segments else whole)
         return self
 
-    def fit_exposures(self, exposures: pd.DataFrame) -> Self:
+    def fit_exposures(
+        self, exposures: pd.DataFrame, *, segments: Sequence[str] | None = None
+    ) -> Self:
         """Train from logged exposures and their outcomes (replaces any earlier training).
 
         ``exposures`` has one row per shown item: ``USER, ITEM, RECOMMENDATION_ID, POSITION``,
@@ -200,15 +203,19 @@ class LearnedRanker:
         one query. With ``position_bias`` the booster also learns how much each position is
         looked at, so an item clicked low in a list counts for more than one clicked on top.
         The features keep the names they were logged with; a ranker trained before keeps its
-        feature order.
+        feature order, its sources and its segment vocabulary. ``segments`` is the vocabulary
+        the logged ``segment`` codes were made with, when it is not this ranker's.
+        (:func:`~tastemaker.ranking.examples.exposure_labels` grades shown items from the events
+        attributed to them.)
         """
         examples = exposure_examples(exposures, self.feature_names_ or None)
-        if not self.config.position_bias:
-            examples = Examples(
-                examples.features, examples.labels, examples.groups, examples.keys, None
-            )
-        self.fit_examples(examples, sources=[])
-        return self
+        vocabulary = list(segments) if segments is not None else self.segments_
+        examples = replace(
+            examples,
+            position=examples.position if self.config.position_bias else None,
+            segments=vocabulary,
+        )
+        return self.fit_examples(examples, sources=self.sources_)
 
     def fit_examples(self, examples: Examples, *, sources: list[str] | None = None) -> Self:
         """Train the booster on prepared queries (what both ``fit`` methods end with)."""

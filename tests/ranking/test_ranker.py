@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from tastemaker.ranking.examples import (
     Examples,
     dataset_of,
     exposure_examples,
+    exposure_labels,
     history_examples,
 )
 from tastemaker.ranking.features import DAY
@@ -148,6 +151,37 @@ def test_learns_a_position_independent_effect_from_exposures() -> None:
     assert importance["quality"] > importance["noise"]
 
 
+def test_labels_grade_the_events_attributed_to_each_shown_item() -> None:
+    shown = pd.DataFrame(
+        {
+            Columns.RECOMMENDATION_ID: ["r1", "r1", "r1", "r2"],
+            Columns.ITEM: ["a", "b", "c", "a"],
+            Columns.POSITION: [1, 2, 3, 1],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            Columns.RECOMMENDATION_ID: ["r1", "r1", "r1", "r2", None],
+            Columns.ITEM: ["a", "b", "b", "a", "c"],
+            Columns.TYPE: ["impression", "click", "purchase", "dislike", "purchase"],
+            Columns.VALUE: [None] * 5,
+        }
+    )
+    labelled = exposure_labels(shown, events, thresholds=(3.0,))
+    # a on r1: only seen; b: click + purchase; c: purchased outside any recommendation;
+    # a on r2: disliked. Only positive feedback on the same recommendation counts.
+    assert labelled[Columns.LABEL].tolist() == [0, 2, 0, 0]
+
+
+def test_retraining_from_exposures_keeps_the_segment_vocabulary() -> None:
+    ranker = LearnedRanker(**SMALL).fit_examples(
+        replace(planted(60, 10, seed=9), segments=["a", "b"]), sources=["s"]
+    )
+    ranker.fit_exposures(exposures(50, seed=10))
+    assert (ranker.segments_, ranker.sources_) == (["a", "b"], ["s"])
+    assert ranker.fit_exposures(exposures(50, seed=10), segments=["x"]).segments_ == ["x"]
+
+
 def test_exposure_frames_are_checked() -> None:
     frame = exposures(3, seed=8)
     with pytest.raises(InvalidInput, match="lacks columns"):
@@ -177,6 +211,19 @@ def history() -> pd.DataFrame:
 
 def _dataset() -> Dataset:
     return dataset_of(history())
+
+
+def test_a_global_cut_labels_what_happened_after_it() -> None:
+    frame = history()
+    sources = CandidateSources({"pop": Popularity(), "knn": ItemKNN()}, k=15)
+    ex = history_examples(frame, sources, fraction=0.3, split="global")
+    cut = sources.data.interactions[Columns.TIMESTAMP].max()
+    later = frame[frame[Columns.TIMESTAMP] > cut]
+    later_pairs = set(zip(later[Columns.USER], later[Columns.ITEM], strict=True))
+    keys = zip(ex.keys[Columns.USER], ex.keys[Columns.ITEM], strict=True)
+    labelled = {k for k, y in zip(keys, ex.labels, strict=True) if y > 0}
+    assert labelled
+    assert labelled <= later_pairs
 
 
 def test_history_examples_label_only_the_later_part_and_fit_on_the_earlier() -> None:
