@@ -40,9 +40,10 @@ from typing import Any, Final, Literal, Self
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tastemaker.errors import ConfigurationError, NotFittedError
+from tastemaker.models.base import build_config
 from tastemaker.models.data import Dataset
 from tastemaker.ranking.candidates import CandidateSources, rank_by
 from tastemaker.ranking.examples import (
@@ -128,13 +129,7 @@ class LearnedRanker:
         if config is not None and params:
             raise TypeError("pass either a config or keyword parameters, not both")
         if config is None:
-            try:
-                config = RankerConfig(**params)
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-                )
-                raise ConfigurationError(f"invalid ranker parameters: {problems}") from exc
+            config = build_config(RankerConfig, params, "ranker")
         self.config = config
         self.booster_: lgb.Booster | None = None
         self.feature_names_: list[str] = []
