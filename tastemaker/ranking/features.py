@@ -420,9 +420,13 @@ def _tag_matrices(data: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]:
 
 
 def _normalize_rows(m: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
-    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ m)
+    """Rows scaled to unit L2 norm (empty rows stay empty); on the stored values directly,
+    which for the one-row profile of a request is far cheaper than two sparse products."""
+    out = sp.csr_matrix(m, dtype=np.float32, copy=True)
+    rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+    norms = np.sqrt(np.bincount(rows, out.data.astype(np.float64) ** 2, minlength=out.shape[0]))
+    out.data = (out.data / np.where(norms > 0, norms, 1.0)[rows]).astype(np.float32)
+    return out
 
 
 def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -76,7 +76,7 @@ class RankerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_estimators: int = Field(default=300, ge=1, le=20_000)
+    n_estimators: int = Field(default=100, ge=1, le=20_000)
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     num_leaves: int = Field(default=31, ge=2, le=4096)
     min_child_samples: int = Field(default=50, ge=1)
