@@ -41,9 +41,9 @@ from tastemaker.evaluation.report import MetricReport, evaluate
 from tastemaker.models.catalog import model_class
 from tastemaker.models.data import Dataset
 from tastemaker.ranking import CandidateFeatures, CandidateSources, LearnedRanker, RankerConfig
+from tastemaker.ranking.arrays import minmax_per_user
 from tastemaker.ranking.candidates import rank_by, score_column, source_names
 from tastemaker.ranking.examples import history_examples
-from tastemaker.ranking.features import minmax_per_user
 from tastemaker.training.holdout import Holdout
 from tastemaker.training.tuning import TunedScore, tune
 

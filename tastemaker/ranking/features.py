@@ -71,6 +71,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from tastemaker.catalog.columns import Columns
 from tastemaker.models.data import Dataset
 from tastemaker.profiles.rules import as_micros
+from tastemaker.ranking.arrays import (
+    History,
+    TimeIndex,
+    expand,
+    lookup,
+    minmax_per_user,
+    normalize_rows,
+)
 from tastemaker.ranking.candidates import rank_column, score_column, source_names
 
 DAY: Final = 86_400 * 1_000_000
@@ -132,10 +140,9 @@ class CandidateFeatures:
         self._u = inter[Columns.USER].to_numpy(dtype=np.int64)
         self._i = inter[Columns.ITEM].to_numpy(dtype=np.int64)
         self._t = inter[Columns.TIMESTAMP].to_numpy(dtype=np.int64)
-        self._times = np.unique(self._t)
-        trank = np.searchsorted(self._times, self._t)
-        self._by_item = _TimeIndex(self._i, trank, self._t, data.n_items, len(self._times))
-        self._by_user = _TimeIndex(self._u, trank, self._t, data.n_users, len(self._times))
+        clock = np.unique(self._t)
+        self._by_item = TimeIndex(self._i, self._t, data.n_items, clock)
+        self._by_user = TimeIndex(self._u, self._t, data.n_users, clock)
         self._item_first = np.full(data.n_items, -1, dtype=np.int64)
         has = self._by_item.sizes > 0
         self._item_first[has] = self._by_item.times[self._by_item.ptr[:-1][has]]
@@ -205,9 +212,9 @@ class CandidateFeatures:
     def _item_features(self, items: np.ndarray, now: np.ndarray) -> dict[str, np.ndarray]:
         known = items >= 0
         sel = np.where(known, items, 0)
-        before = np.where(known, self._by_item.count_before(sel, now, self._times), 0)
+        before = np.where(known, self._by_item.count_before(sel, now), 0)
         window = now - np.int64(round(self.config.recent_days * DAY))
-        recent = before - np.where(known, self._by_item.count_before(sel, window, self._times), 0)
+        recent = before - np.where(known, self._by_item.count_before(sel, window), 0)
         start = self._by_item.ptr[sel]
         # One slot past the end so empty datasets index safely; masked by `has` below.
         times = np.append(self._by_item.times, np.int64(0))
@@ -229,16 +236,16 @@ class CandidateFeatures:
 
     # --- users ----------------------------------------------------------------------------------
 
-    def _history(self, uidx: np.ndarray, now_u: np.ndarray) -> _History:
+    def _history(self, uidx: np.ndarray, now_u: np.ndarray) -> History:
         """Every user's interactions before their ``now``: rows into the interaction arrays."""
         known = uidx >= 0
         sel = np.where(known, uidx, 0)
-        counts = np.where(known, self._by_user.count_before(sel, now_u, self._times), 0)
-        owner, pos = _expand(self._by_user.ptr[sel], counts)
+        counts = np.where(known, self._by_user.count_before(sel, now_u), 0)
+        owner, pos = expand(self._by_user.ptr[sel], counts)
         rows = self._by_user.order[pos]
-        return _History(owner=owner, rows=rows, counts=counts, n_users=len(uidx))
+        return History(owner=owner, rows=rows, counts=counts, n_users=len(uidx))
 
-    def _user_features(self, hist: _History, now_u: np.ndarray) -> dict[str, np.ndarray]:
+    def _user_features(self, hist: History, now_u: np.ndarray) -> dict[str, np.ndarray]:
         n = hist.n_users
         counts = hist.counts
         has = counts > 0
@@ -251,7 +258,7 @@ class CandidateFeatures:
         days = np.unique(hist.owner * np.int64(1 << 32) + t // DAY)
         active = np.bincount(days // np.int64(1 << 32), minlength=n)
         item_count = np.log1p(
-            self._by_item.count_before(items, now_u[hist.owner], self._times).astype(np.float64)
+            self._by_item.count_before(items, now_u[hist.owner]).astype(np.float64)
         )
         age = np.log1p((t - self._item_first[items]) / DAY)
         denom = np.maximum(counts, 1)
@@ -269,7 +276,7 @@ class CandidateFeatures:
         }
 
     def _affinities(
-        self, hist: _History, urow: np.ndarray, items: np.ndarray
+        self, hist: History, urow: np.ndarray, items: np.ndarray
     ) -> dict[str, np.ndarray]:
         known = items >= 0
         sel = np.where(known, items, 0)
@@ -281,13 +288,13 @@ class CandidateFeatures:
         )
         # Each candidate's item tags, one entry per (candidate, tag): the user's profile is
         # looked up at exactly those tags instead of multiplying two sparse row selections.
-        row, pos = _expand(self._tags.indptr[sel], np.diff(self._tags.indptr)[sel] * known)
+        row, pos = expand(self._tags.indptr[sel], np.diff(self._tags.indptr)[sel] * known)
         tag = self._tags.indices[pos]
-        profile = _normalize_rows(sp.csr_matrix(h @ self._tags))
-        weight = self._tags.data[pos] * _lookup(profile, urow[row], tag)
+        profile = normalize_rows(sp.csr_matrix(h @ self._tags))
+        weight = self._tags.data[pos] * lookup(profile, urow[row], tag)
         counts = sp.csr_matrix(h @ self._tags_binary)
         share = np.zeros(len(items))
-        np.maximum.at(share, row, _lookup(counts, urow[row], tag))
+        np.maximum.at(share, row, lookup(counts, urow[row], tag))
         out = {
             "tag_affinity": np.bincount(row, weight, minlength=len(items)),
             "tag_share": np.where(has_history, share / denom, np.nan),
@@ -301,7 +308,7 @@ class CandidateFeatures:
                 (np.ones(int(ok.sum()), dtype=np.float32), (hist.owner[ok], written[ok])),
                 shape=(hist.n_users, int(self._authors.max()) + 1),
             )
-            hits = _lookup(by_author, urow, np.maximum(codes, 0))
+            hits = lookup(by_author, urow, np.maximum(codes, 0))
             author = np.where((codes >= 0) & has_history, hits / denom, np.nan)
         out["author_affinity"] = author
         return out
@@ -320,41 +327,6 @@ class CandidateFeatures:
             labels[mask] = given.to_numpy()[mask].astype(str)
         get = self._segment_code.get
         return np.array([get(str(s), np.nan) for s in labels], dtype=np.float64)
-
-
-class _TimeIndex:
-    """Interactions grouped by a key (item or user) and sorted by time within each group."""
-
-    def __init__(
-        self, keys: np.ndarray, trank: np.ndarray, times: np.ndarray, n_keys: int, n_times: int
-    ) -> None:
-        self.stride = np.int64(n_times + 1)
-        sortkey = keys * self.stride + trank
-        self.order = np.argsort(sortkey, kind="stable")
-        self.sorted_keys = sortkey[self.order]
-        self.times = times[self.order]
-        self.sizes = np.bincount(keys, minlength=n_keys)
-        self.ptr = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
-
-    def count_before(
-        self, keys: np.ndarray, when: np.ndarray, uniq_times: np.ndarray
-    ) -> np.ndarray:
-        """How many interactions of each ``keys[j]`` happened strictly before ``when[j]``."""
-        rank = np.searchsorted(uniq_times, when, side="left")
-        pos = np.searchsorted(self.sorted_keys, keys * self.stride + rank, side="left")
-        out: np.ndarray = (pos - self.ptr[keys]).astype(np.int64)
-        return out
-
-
-class _History:
-    """Interactions of a batch of users before their ``now``: ``rows`` index the dataset's
-    interaction rows and ``owner`` says whose (position in the batch)."""
-
-    def __init__(self, owner: np.ndarray, rows: np.ndarray, counts: np.ndarray, n_users: int):
-        self.owner = owner
-        self.rows = rows
-        self.counts = counts
-        self.n_users = n_users
 
 
 def _now_per_user(now: Now, users: np.ndarray) -> np.ndarray:
@@ -387,24 +359,6 @@ def _source_features(table: pd.DataFrame, urow: np.ndarray) -> dict[str, np.ndar
     return out
 
 
-def minmax_per_user(score: np.ndarray, urow: np.ndarray) -> np.ndarray:
-    """``score`` scaled to [0, 1] within each user (``urow``: 0-based user codes); ``NaN`` stays
-    ``NaN`` and a user whose finite scores are all equal gets 1.
-
-    >>> minmax_per_user(np.array([1.0, 3.0, np.nan, 5.0]), np.array([0, 0, 0, 1])).tolist()
-    [0.0, 1.0, nan, 1.0]
-    """
-    n = int(urow.max()) + 1 if len(urow) else 0
-    finite = np.isfinite(score)
-    low = np.full(n, np.inf)
-    high = np.full(n, -np.inf)
-    np.minimum.at(low, urow[finite], score[finite])
-    np.maximum.at(high, urow[finite], score[finite])
-    span = (high - low)[urow]
-    scaled = np.where(span > 0, (score - low[urow]) / np.where(span > 0, span, 1.0), 1.0)
-    return np.where(finite, scaled, np.nan)
-
-
 def _tag_matrices(data: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Items × tags: tf-idf rows (L2-normalized) and binary rows."""
     if data.items is None or data.items.tags.nnz == 0:
@@ -413,45 +367,10 @@ def _tag_matrices(data: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     tags = sp.csr_matrix(data.items.tags, dtype=np.float32)
     df = np.asarray((tags > 0).sum(axis=0)).ravel()
     idf = np.log((1.0 + data.n_items) / (1.0 + df)) + 1.0
-    weighted = _normalize_rows(sp.csr_matrix(tags @ sp.diags(idf.astype(np.float32))))
+    weighted = normalize_rows(sp.csr_matrix(tags @ sp.diags(idf.astype(np.float32))))
     binary = sp.csr_matrix(tags, copy=True)
     binary.data[:] = 1.0
     return weighted, binary
-
-
-def _normalize_rows(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows scaled to unit L2 norm (empty rows stay empty); on the stored values directly,
-    which for the one-row profile of a request is far cheaper than two sparse products."""
-    out = sp.csr_matrix(m, dtype=np.float32, copy=True)
-    rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-    norms = np.sqrt(np.bincount(rows, out.data.astype(np.float64) ** 2, minlength=out.shape[0]))
-    out.data = (out.data / np.where(norms > 0, norms, 1.0)[rows]).astype(np.float32)
-    return out
-
-
-def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For runs ``[starts[j], starts[j] + counts[j])``: each position and the run it is in.
-
-    >>> _expand(np.array([5, 0]), np.array([2, 1]))
-    (array([0, 0, 1]), array([5, 6, 0]))
-    """
-    owner = np.repeat(np.arange(len(counts)), counts)
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, np.repeat(starts, counts) + offsets
-
-
-def _lookup(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``m[rows[j], cols[j]]`` for every ``j`` (0 where nothing is stored), vectorized."""
-    m = sp.csr_matrix(m)
-    m.sum_duplicates()
-    if m.nnz == 0 or len(rows) == 0:
-        return np.zeros(len(rows))
-    width = np.int64(m.shape[1])
-    stored = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * width
-    stored += m.indices
-    wanted = rows.astype(np.int64) * width + cols
-    pos = np.minimum(np.searchsorted(stored, wanted), m.nnz - 1)
-    return np.where(stored[pos] == wanted, m.data[pos], 0.0).astype(np.float64)
 
 
 def _user_columns(users: pd.DataFrame, uniq: np.ndarray, urow: np.ndarray) -> dict[str, np.ndarray]:
