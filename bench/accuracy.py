@@ -12,13 +12,16 @@ of implicit 0.7, LightFM 1.17 and a numpy EASE.
 
 Then (``--part segments``, see ``accuracy_segments.py``) it compares per-segment models with the
 global ones on MovieLens (K-Means segments over genre shares) and on the built-in sample data
-(planted and fitted segments).
+(planted and fitted segments), and (``--part placements``, see ``accuracy_placements.py``) whole
+placements -- a weighted hybrid of several candidate sources and the learned ranker over them --
+against the best single models, on the chronological protocol.
 
 Run from the repository root::
 
     .venv/bin/python bench/accuracy.py --data ../shared/data/ml-latest-small \\
         [--models ease,als] [--protocol chronological|random|both] [--no-tune] \\
-        [--part all|models|segments] [--segment-k auto,5,10] [--segmenter auto|tastemaker|sklearn]
+        [--part all|models|segments|placements] [--segment-k auto,5,10] \\
+        [--segmenter auto|tastemaker|sklearn] [--candidates 100]
 """
 
 from __future__ import annotations
@@ -50,10 +53,11 @@ from tastemaker.catalog.columns import Columns
 from tastemaker.config import FeedbackClass, ModelSpec
 from tastemaker.models.data import FEEDBACK
 from tastemaker.training.evaluation_run import EvaluationRun, run_evaluation
-from tastemaker.training.tuning import Step
+from tastemaker.training.tuning import Step, TunedScore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # A sibling script, not a package: importable once its folder is on the path.
+import accuracy_placements
 import accuracy_segments
 
 # Compact grids: the whole bench (both protocols, every model tuned) runs in minutes on two
@@ -220,6 +224,37 @@ def table(run: EvaluationRun, seconds: float) -> Table:
     return out
 
 
+def placements_table(scores: list[accuracy_placements.Score], k: int) -> Table:
+    """Single models, the weighted hybrid and the learned ranker, with the lift over the best
+    single model."""
+    singles = [s for s in scores if s.kind == "model"]
+    best = max(singles, key=lambda s: s.ndcg) if singles else None
+    out = Table(
+        title=f"Placements on MovieLens latest-small, chronological protocol, {k} candidates per "
+        f"source, everything chosen on validation (best single model: "
+        f"{best.name if best else '-'})",
+        title_justify="left",
+    )
+    out.add_column("placement")
+    for heading in ("NDCG@10", "lift", "Recall@10", "MAP@10", "HR@10", "users", "s"):
+        out.add_column(heading, justify="right")
+    out.add_column("chosen")
+    for s in scores:
+        lift = f"{100 * (s.ndcg / best.ndcg - 1):+.1f} %" if best and best.ndcg > 0 else "-"
+        out.add_row(
+            s.name,
+            _fmt(s.ndcg),
+            lift,
+            _fmt(s.recall),
+            _fmt(s.map),
+            _fmt(s.hit_rate),
+            f"{s.users:,}",
+            f"{s.seconds:.0f}",
+            s.chosen or "-",
+        )
+    return out
+
+
 def _fmt(value: float | None, digits: int = 4) -> str:
     if value is None or value != value:
         return "-"
@@ -253,9 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "models", "segments"),
+        choices=("all", "models", "segments", "placements"),
         default="all",
-        help="every model on MovieLens (models), per-segment against global (segments), or both",
+        help="every model on MovieLens (models), per-segment against global (segments), whole "
+        "placements against single models (placements), or all three",
     )
     parser.add_argument(
         "--segment-k",
@@ -268,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="auto",
         help="K-Means through tastemaker.profiles.segments or scikit-learn (auto: the former "
         "when importable)",
+    )
+    parser.add_argument(
+        "--candidates", type=int, default=100, help="candidates per source in the placements"
     )
     parser.add_argument("--sample-users", type=int, default=1200)
     parser.add_argument("--sample-items", type=int, default=3000)
@@ -289,10 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{feedback[Columns.USER].nunique():,} users · {len(items):,} movies"
     )
     started = time.perf_counter()
+    tuned: dict[str, TunedScore] = {}
     if args.part in ("all", "models"):
         for protocol in protocols:
             run, seconds = run_protocol(feedback, items, models, protocol, not args.no_tune)
             console.print(table(run, seconds))
+            if protocol == "chronological":
+                tuned = {m.name: m.result for m in run.models if m.result is not None}
     if args.part in ("all", "segments"):
         with status.status("per-segment models") as spinner:
             accuracy_segments.run(
@@ -305,6 +347,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Console(width=max(console.width, 132)).print,
                 lambda message: spinner.update(message),
             )
+    if args.part in ("all", "placements"):
+        with status.status("placements") as spinner:
+            outcome = accuracy_placements.run(
+                (feedback, items),
+                {n: MODELS[n] for n in names},
+                console.print,
+                lambda message: spinner.update(message),
+                k=args.candidates,
+                tune_ranker=not args.no_tune,
+                tuned=tuned,
+            )
+        console.print(placements_table(outcome.scores, args.candidates))
+        lift = outcome.lift
+        console.print(
+            f"learned ranker − {lift.model} (whose own list from the candidate table scores "
+            f"{lift.model_ndcg:.4f}): {lift.mean:+.4f} NDCG@10, 95 % bootstrap interval over "
+            f"test users [{lift.low:+.4f}, {lift.high:+.4f}]"
+        )
+        t = outcome.timing
+        console.print(
+            f"learned ranker per request (1 user, {t.candidates:.0f} candidates on average, "
+            f"{t.users} users): features {t.features_ms[0]:.2f} ms (p95 {t.features_ms[1]:.2f}), "
+            f"booster {t.predict_ms[0]:.2f} ms (p95 {t.predict_ms[1]:.2f})"
+        )
     console.print(f"total {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -54,6 +54,8 @@ class Columns:
         The experiment a recommendation was served under and the arm it was assigned.
     FEATURES : str
         The ranker features used for a shown item, a ``dict[str, float]`` per row.
+    LABEL : str
+        The graded outcome of a shown item for training a ranker (``int`` ≥ 0, 0 = nothing).
 
     Examples
     --------
@@ -83,6 +85,7 @@ class Columns:
     EXPERIMENT: Final = "experiment"
     ARM: Final = "arm"
     FEATURES: Final = "features"
+    LABEL: Final = "label"
 
     INTERACTIONS: Final = (USER, ITEM, WEIGHT, TIMESTAMP)
     """The columns of a model's training frame, in their conventional order."""

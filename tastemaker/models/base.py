@@ -48,6 +48,24 @@ class ItemFilter:
 
 
 ConfigT = TypeVar("ConfigT", bound=ModelConfig)
+AnyConfig = TypeVar("AnyConfig", bound=BaseModel)
+
+
+def build_config(config_type: type[AnyConfig], params: dict[str, Any], what: str) -> AnyConfig:
+    """``config_type(**params)``, with every validation problem named in one ConfigurationError.
+
+    >>> build_config(ModelConfig, {"l2": 1}, "ease")
+    Traceback (most recent call last):
+    ...
+    tastemaker.errors.ConfigurationError: invalid ease parameters: l2: Extra inputs are not ...
+    """
+    try:
+        return config_type(**params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid {what} parameters: {problems}") from exc
 
 
 class Recommender(ABC, Generic[ConfigT]):
@@ -75,13 +93,7 @@ class Recommender(ABC, Generic[ConfigT]):
         if config is not None and params:
             raise TypeError("pass either a config or keyword parameters, not both")
         if config is None:
-            try:
-                config = cast(ConfigT, self.Config(**params))
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-                )
-                raise ConfigurationError(f"invalid {self.name} parameters: {problems}") from exc
+            config = cast(ConfigT, build_config(self.Config, params, self.name))
         self.config = config
         self.data_: Dataset | None = None
         self._extra: dict[str, dict[int, float]] = {}
