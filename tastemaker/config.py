@@ -162,10 +162,24 @@ def _default_models() -> dict[str, ModelSpec]:
     }
 
 
+class RankerSpec(_Strict):
+    """The learned ranker `tastemaker train-ranker` trains (``ranking.kind = "learned"``)."""
+
+    sources: list[str] = Field(
+        default_factory=lambda: ["ease", "als", "item_knn", "popular", "content"],
+        description="Models (names in training.models) whose candidates it ranks; a placement "
+        "ranked by it should have model sources of these names",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="RankerConfig fields (n_estimators, candidates …)"
+    )
+
+
 class TrainingSettings(_Strict):
     """What `tastemaker train` and `tastemaker evaluate` do."""
 
     models: dict[str, ModelSpec] = Field(default_factory=_default_models)
+    ranker: RankerSpec = Field(default_factory=RankerSpec)
     gate_metric: str = Field(default="ndcg@10", description="Metric of the quality gate")
     gate_tolerance: float = Field(
         default=0.05,

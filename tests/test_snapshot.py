@@ -81,11 +81,20 @@ def test_detailed_events_keep_ids_channels_devices_and_itemless_events(store: Da
                 context={"device": "mobile"},
                 timestamp=NOW,
             ),
-            Event(event_id="b", user_id="u", item_id="x", type="click", timestamp=NOW),
+            Event(
+                event_id="b",
+                user_id="u",
+                item_id="x",
+                type="click",
+                timestamp=NOW,
+                context={"recommendation_id": "r-9"},
+            ),
         ],
         NOW,
     )
     ev = store.snapshot.events(detail=True)
+    assert pd.isna(ev[Columns.RECOMMENDATION_ID].iloc[0])
+    assert ev[Columns.RECOMMENDATION_ID].iloc[1] == "r-9"
     assert ev[Columns.EVENT_ID].tolist() == ["a", "b"]
     assert ev[Columns.CHANNEL].tolist() == ["app", "web"]
     assert ev[Columns.DEVICE].iloc[0] == "mobile"

@@ -297,8 +297,9 @@ class Snapshot(ABC):
         """Columns ``USER`` (user key), ``ITEM``, ``TYPE``, ``VALUE``, ``TIMESTAMP`` (int64
         micros), in arrival order; only events with an item.
 
-        With ``detail`` also ``event_id``, ``channel`` and ``device`` (from the context, or
-        None), and events without an item too (``ITEM`` None): what profiles are rebuilt from.
+        With ``detail`` also ``event_id``, ``channel``, ``device`` and ``recommendation_id``
+        (from the context, or None), and events without an item too (``ITEM`` None): what
+        profiles are rebuilt from and exposures are attributed with.
         """
 
     @abstractmethod

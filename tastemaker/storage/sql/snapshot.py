@@ -41,8 +41,13 @@ class SqlSnapshot(Snapshot):
         ]
         names = [Columns.USER, Columns.ITEM, Columns.TYPE, Columns.VALUE, Columns.TIMESTAMP]
         if detail:
-            columns += [e.c.event_id, e.c.channel, e.c.context["device"].as_string()]
-            names += [Columns.EVENT_ID, Columns.CHANNEL, Columns.DEVICE]
+            columns += [
+                e.c.event_id,
+                e.c.channel,
+                e.c.context["device"].as_string(),
+                e.c.context["recommendation_id"].as_string(),
+            ]
+            names += [Columns.EVENT_ID, Columns.CHANNEL, Columns.DEVICE, Columns.RECOMMENDATION_ID]
         query = sa.select(*columns).join(u, u.c.pk == e.c.user_pk).order_by(e.c.seq)
         if not detail:
             query = query.where(e.c.item_id.is_not(None))
