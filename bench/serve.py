@@ -152,10 +152,10 @@ class ServeServer(Server):
         self.workers = workers
         self.env = env
 
-    def __enter__(self) -> ServeServer:
-        env = server_env(
-            TASTEMAKER_DATABASE_URL=self.database_url, TASTEMAKER_INSECURE_DEV="1", **self.env
-        )
+    ready_path = "/readyz"
+    start_seconds = 180.0  # the models load and the profiles are rebuilt before it is ready
+
+    def command(self) -> list[str]:
         if self.workers == 1:
             cmd = [sys.executable, "-m", "tastemaker", "serve"]
         else:
@@ -164,26 +164,12 @@ class ServeServer(Server):
                 *(sys.executable, "-m", "uvicorn", "--factory"),
                 *("tastemaker.service.app:app_from_env", "--workers", str(self.workers)),
             ]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.2)
-        self.__exit__()
-        tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"the server did not become ready; its log ends with:\n{tail}")
+        return [*cmd, "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def environment(self) -> dict[str, str]:
+        return server_env(
+            TASTEMAKER_DATABASE_URL=self.database_url, TASTEMAKER_INSECURE_DEV="1", **self.env
+        )
 
     def rss_mib(self) -> float:
         """Resident memory of the server's processes (its process group), MiB."""
