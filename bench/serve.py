@@ -30,6 +30,11 @@ Run from the repository root::
     .venv/bin/python bench/serve.py --data ../shared/data/ml-latest-small
     .venv/bin/python bench/serve.py --data ../shared/data/ml-latest-small --seconds 15 --rate 200
     .venv/bin/python bench/serve.py --data … --redis-url redis://127.0.0.1:6379/14 --workers 2
+    .venv/bin/python bench/serve.py --data … --server-env OPENBLAS_NUM_THREADS=1
+
+``--workers N > 1`` serves through ``uvicorn --factory … --workers N`` (without ``tastemaker
+serve``'s garbage-collector tuning); each process then has its own in-process cache, so the warm
+case hits only as often as a connection lands on a process that has seen the user.
 """
 
 from __future__ import annotations
