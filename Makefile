@@ -47,6 +47,7 @@ DATA ?= ../shared/data/ml-latest-small
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/accuracy.py --data $(DATA)
+	$(BIN)/python bench/serve.py --data $(DATA)
 
 clean:
 	rm -rf $(VENV) tastemaker.db tastemaker.db-wal tastemaker.db-shm .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 import httpx
 import sqlalchemy as sa
@@ -144,32 +145,35 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
-    def __enter__(self) -> Server:
+    ready_path = "/healthz"
+    """Polled until it answers 200."""
+    start_seconds = 90.0
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "tastemaker", "--database-url", self.database_url),
+            *("--insecure-dev", "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+        ]
+
+    def environment(self) -> dict[str, str] | None:
+        """The server's environment; ``None``: this process's."""
+        return None
+
+    def __enter__(self) -> Self:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tastemaker",
-                    "--database-url",
-                    self.database_url,
-                    "--insecure-dev",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                self.command(),
                 cwd=REPO,
+                env=self.environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline and self.proc.poll() is None:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200:
                     return self
             time.sleep(0.1)
         self.__exit__()
