@@ -132,4 +132,5 @@ def app_from_env() -> FastAPI:
     ``uvicorn --factory tastemaker.service.app:app_from_env --workers 4``."""
     from tastemaker.config import load_settings
 
+    serving.single_threaded_math()
     return create_app(load_settings())

@@ -90,6 +90,3 @@ def train_ranker(
     version = store.models.activate(name, version.version)
     store.models.prune(name, settings.training.keep_versions)
     return RankerOutcome(version, n, origin)
-
-
-
