@@ -17,6 +17,7 @@ from tastemaker.errors import ConfigurationError
 from tastemaker.service import create_app
 from tastemaker.serving.runtime import check_placements
 from tastemaker.storage import DataStore, open_store
+from tastemaker.training.ranker import train_ranker
 from tastemaker.training.trainer import train
 from tests import serving_world as world
 from tests.conftest import make_settings
@@ -542,3 +543,78 @@ def test_redis_down_still_answers_and_says_so(tmp_path: Path) -> None:
     assert body["fallback"] is None
     assert any(d.startswith("cache") for d in body["degraded"])
     assert not again["cached"]
+
+
+def test_learned_ranker_placement_end_to_end(tmp_path: Path) -> None:
+    placements = {
+        "learned": {
+            "sources": [
+                {"kind": "model", "model": "item_knn", "k": 50},
+                {"kind": "model", "model": "popular", "k": 50},
+            ],
+            "ranking": {"kind": "learned"},
+        }
+    }
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        insecure_dev=True,
+        placements=placements,
+        model_poll_seconds=0.2,
+        training={
+            "ranker": {
+                "sources": ["item_knn", "popular"],
+                "params": {"n_estimators": 20, "min_child_samples": 1, "candidates": 50},
+            }
+        },
+    )
+    store = open_store(settings)
+    world.build(store, settings, ["popular", "item_knn"])
+    with serve(create_app(settings, store)) as base:
+        before = recommend(base, "tech-0", "learned", k=4)
+        assert before["ranking"] == "weighted"
+        assert any("learned ranker" in d for d in before["degraded"])
+        outcome = train_ranker(store, settings, world.NOW)
+        assert outcome.source == "history"
+        deadline = time.monotonic() + 20
+        body = before
+        while body["ranking"] != "learned" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            body = recommend(base, "tech-0", "learned", k=4, explain="true")
+        assert body["ranking"] == "learned"
+        assert body["models"]["ranker"] == 1
+        got = ids(body)
+        assert len(got) == 4
+        assert not set(got) & seen_by("tech-0")
+        assert not set(got) & NEVER
+        first = body["items"][0]
+        assert {"score:item_knn", "rank:item_knn", "item_count"} <= set(first["features"])
+        assert set(first["contributions"]) & {"item_knn", "popular"}
+        assert first["reasons"]
+        # The learned ranking is logged with its features, ready for fit_exposures.
+        deadline = time.monotonic() + 10
+        logged: list[Exposure] = []
+        while not logged and time.monotonic() < deadline:
+            logged = store.exposures.get(body["recommendation_id"])
+            time.sleep(0.05)
+        assert "score:item_knn" in logged[0].items[0].features
+        # Clicks echo the recommendation id; the ranker then retrains from what was shown.
+        shown = [recommend(base, f"tech-{u}", "learned", k=4) for u in range(1, 12)]
+        clicks = [
+            {
+                "event_id": f"lr-{n}",
+                "user_id": f"tech-{n + 1}",
+                "item_id": b["items"][n % 4]["item_id"],
+                "type": "click",
+                "context": {"recommendation_id": b["recommendation_id"], "position": n % 4},
+            }
+            for n, b in enumerate(shown)
+        ]
+        assert httpx.post(f"{base}/v1/events", json={"events": clicks}).status_code == 200
+        deadline = time.monotonic() + 10
+        while store.exposures.count() < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        again = train_ranker(store, settings, world.NOW, from_exposures=True)
+        assert again.source == "exposures"
+        assert again.version.version == 2
+        assert again.examples >= 44
+    store.close()

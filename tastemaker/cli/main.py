@@ -23,6 +23,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(importing.app, name="import")
 app.command("demo-data")(demo.demo_data)
 app.command("train")(training.train)
+app.command("train-ranker")(training.train_ranker)
 app.command("evaluate")(evaluating.evaluate)
 app.command("segment")(segmenting.segment)
 

@@ -57,3 +57,32 @@ def train(
     console.print(table)
     if not all(o.activated for o in outcomes):
         raise typer.Exit(1)
+
+
+def train_ranker(
+    ctx: typer.Context,
+    from_exposures: Annotated[
+        bool,
+        typer.Option(
+            "--from-exposures",
+            help="Learn from logged exposures and their attributed events instead of history",
+        ),
+    ] = False,
+    name: Annotated[str, typer.Option(help="Registry name of the ranker")] = "ranker",
+) -> None:
+    """Train the learned ranker of the placements (ranking.kind = "learned") and make it live."""
+    from tastemaker.training.ranker import train_ranker as run
+
+    try:
+        st = state(ctx)
+        settings, store = st.settings(), st.store()
+        with console.status("training the ranker"):
+            outcome = run(
+                store, settings, datetime.now(UTC), name=name, from_exposures=from_exposures
+            )
+    except TastemakerError as exc:
+        raise fail(exc) from exc
+    console.print(
+        f"ranker {name!r} version {outcome.version.version} is live "
+        f"(trained from {outcome.source}, {outcome.examples:,} rows)"
+    )

@@ -225,8 +225,9 @@ class PlacementConfig(_Strict):
         return out + [("fallback", m) for m in self.fallback if m not in known]
 
     def models(self) -> set[str]:
-        """The trained models this placement reads."""
-        return {s.model for s in self.sources if s.model} | set(self.fallback)
+        """The trained models (and the learned ranker) this placement reads."""
+        learned = {self.ranking.ranker} if self.ranking.kind == "learned" else set()
+        return {s.model for s in self.sources if s.model} | set(self.fallback) | learned
 
 
 def default_placements() -> dict[str, PlacementConfig]:

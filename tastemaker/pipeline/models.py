@@ -17,9 +17,23 @@ from typing import Any
 
 from tastemaker.errors import TastemakerError
 from tastemaker.models.base import Recommender
+from tastemaker.ranking import LearnedRanker
 from tastemaker.storage.base import DataStore
 
 log = logging.getLogger(__name__)
+
+
+RANKER_KIND = "learned_ranker"
+"""Registry kind of the learned rankers (``tastemaker train-ranker``)."""
+
+
+@dataclass(frozen=True)
+class LoadedRanker:
+    """One active learned-ranker version in memory."""
+
+    name: str
+    version: int
+    ranker: LearnedRanker
 
 
 @dataclass(frozen=True)
@@ -46,14 +60,20 @@ class ModelSet:
     def __init__(self, store: DataStore) -> None:
         self.store = store
         self._models: dict[str, LoadedModel] = {}
+        self._rankers: dict[str, LoadedRanker] = {}
         self._failed: dict[str, str] = {}
         self._lock = threading.Lock()  # one refresh at a time; readers never take it
 
     def get(self, name: str) -> LoadedModel | None:
         return self._models.get(name)
 
+    def ranker(self, name: str) -> LoadedRanker | None:
+        return self._rankers.get(name)
+
     def versions(self) -> dict[str, int]:
-        return {name: m.version for name, m in self._models.items()}
+        out = {name: m.version for name, m in self._models.items()}
+        out.update((name, r.version) for name, r in self._rankers.items())
+        return out
 
     def failures(self) -> Mapping[str, str]:
         """Models that could not be loaded, with the reason."""
@@ -66,7 +86,7 @@ class ModelSet:
         from tastemaker.storage.types import to_micros
 
         with self._lock:
-            current = dict(self._models)
+            current: dict[str, LoadedModel | LoadedRanker] = {**self._models, **self._rankers}
             changed: list[str] = []
             for name in sorted(set(names)):
                 try:
@@ -83,17 +103,28 @@ class ModelSet:
                 if loaded is not None and loaded.version == record.version:
                     continue
                 try:
-                    model = Recommender.from_bytes(self.store.models.blob(name, record.version))
+                    blob = self.store.models.blob(name, record.version)
+                    fresh: LoadedModel | LoadedRanker = (
+                        LoadedRanker(name, record.version, LearnedRanker.from_bytes(blob))
+                        if record.kind == RANKER_KIND
+                        else LoadedModel(
+                            name,
+                            record.version,
+                            record.kind,
+                            Recommender.from_bytes(blob),
+                            to_micros(record.created_at),
+                        )
+                    )
                 except Exception as exc:  # a corrupt or incompatible artifact must not stop serving
                     log.exception("could not load model %s version %s", name, record.version)
                     self._failed[name] = f"version {record.version}: {exc}"
                     continue
                 self._failed.pop(name, None)
-                current[name] = LoadedModel(
-                    name, record.version, record.kind, model, to_micros(record.created_at)
-                )
+                current[name] = fresh
                 changed.append(name)
-            self._models = current  # one assignment: readers see the old or the new mapping
+            # One assignment each: readers see the old or the new mapping, never a mix within.
+            self._models = {n: m for n, m in current.items() if isinstance(m, LoadedModel)}
+            self._rankers = {n: m for n, m in current.items() if isinstance(m, LoadedRanker)}
         for name in changed:
             log.info("model %s now serves version %s", name, self.versions().get(name, "-"))
         return changed

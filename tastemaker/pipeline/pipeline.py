@@ -76,8 +76,9 @@ class Recommendations:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-RankerFactory = Callable[[PlacementConfig], Ranker | None]
-"""Gives the learned ranker of a placement (``None`` while none is trained)."""
+RankerFactory = Callable[[PlacementConfig, RecommendationRequest, int], Ranker | None]
+"""Gives the learned ranker of a placement for a request at a time (``None`` while none is
+trained)."""
 ShownLookup = Callable[[str, str], tuple[int, set[str]]]
 """``(recommendation_id, user_id) → (pages so far, items shown)``."""
 
@@ -182,7 +183,7 @@ class Pipeline:
         ranking: str = config.ranking.kind
         ranker: Ranker = hybrid(config.ranking)
         if config.ranking.kind == "learned":
-            learned = self.learned(config) if self.learned is not None else None
+            learned = self.learned(config, request, now) if self.learned is not None else None
             if learned is None:
                 degraded.append(f"learned ranker {config.ranking.ranker!r} is not trained")
                 ranking = "weighted"

@@ -18,8 +18,10 @@ from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError, NotFound
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, default_placements
+from tastemaker.pipeline.learned import FeatureBuilders, LearnedRanking
 from tastemaker.pipeline.models import ModelSet
 from tastemaker.pipeline.pipeline import Pipeline
+from tastemaker.pipeline.state import RecommendationRequest
 from tastemaker.profiles import ProfileUpdater
 from tastemaker.serving.exposures import ExposureWriter
 from tastemaker.storage import DataStore
@@ -39,12 +41,33 @@ class Serving:
     """Called with the names of the models a refresh swapped, or with none when placements
     changed (cache invalidation, metrics)."""
     placements_revision: int = -1
+    builders: FeatureBuilders = field(default_factory=FeatureBuilders)
 
     def model_names(self) -> set[str]:
         names: set[str] = {"content", "item_knn"}  # similar items
         for config in self.pipeline.placements.values():
             names |= config.models()
+            if config.ranking.kind == "learned":
+                names.add(config.ranking.ranker)
         return names
+
+    def learned(
+        self, config: PlacementConfig, request: RecommendationRequest, now: int
+    ) -> LearnedRanking | None:
+        """The placement's learned ranker for a request, or ``None`` while it is not trained
+        (or none of its sources is loaded to build features over)."""
+        loaded = self.models.ranker(config.ranking.ranker)
+        if loaded is None:
+            return None
+        data = next(
+            (m.model.data for s in loaded.ranker.sources_ if (m := self.models.get(s)) is not None),
+            None,
+        )
+        if data is None:
+            return None
+        builder = self.builders.get(loaded, data)
+        context = dict(request.context)
+        return LearnedRanking(loaded, builder, now, context)
 
     def refresh_models(self) -> list[str]:
         changed = self.models.refresh(self.model_names())
@@ -119,6 +142,7 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
         shown=lambda rid, user_id: shown_before(store, writer, rid, user_id),
     )
     serving = Serving(pipeline, models, catalog, writer)
+    pipeline.learned = serving.learned
     serving.placements_revision = store.placements.revision()
     loaded = serving.refresh_models()
     log.info(
