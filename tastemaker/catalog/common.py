@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
@@ -24,11 +24,17 @@ ExternalId = Annotated[
 ]
 
 
+_ZERO = timedelta(0)
+
+
 def to_utc(value: datetime) -> datetime:
     """Aware datetimes are converted to UTC; naive ones are taken to be UTC already."""
-    if value.tzinfo is UTC:
+    tz = value.tzinfo
+    if tz is UTC:
         return value  # the common case, and hot: every stored event passes here several times
-    if value.tzinfo is None:
+    if tz is None:
+        return value.replace(tzinfo=UTC)
+    if tz.utcoffset(value) == _ZERO:  # "Z" as parsed: relabel, no arithmetic
         return value.replace(tzinfo=UTC)
     try:
         return value.astimezone(UTC)
