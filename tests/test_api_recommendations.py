@@ -389,6 +389,9 @@ def test_new_model_versions_swap_in_without_dropping_a_request(tmp_path: Path) -
         thread = threading.Thread(target=hammer)
         thread.start()
         try:
+            deadline = time.monotonic() + 20
+            while 1 not in versions and time.monotonic() < deadline:
+                time.sleep(0.01)  # answers from version 1 first
             train(store, settings, world.NOW, ["item_knn"], force=True)
             deadline = time.monotonic() + 20
             while 2 not in versions and time.monotonic() < deadline:

@@ -26,7 +26,7 @@ import math
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import to_json
 
 from tastemaker.catalog.common import ExternalId, UtcDatetime
@@ -35,7 +35,7 @@ from tastemaker.catalog.common import ExternalId, UtcDatetime
 def _no_infinity(value: float) -> float:
     if math.isinf(value):
         raise ValueError("a feature value must be finite, or NaN when it is missing")
-    return value
+    return value + 0.0  # -0.0 → 0.0: SQLite stores it as 0, and hashes must survive storage
 
 
 FeatureValue = Annotated[float, AfterValidator(_no_infinity)]
@@ -48,6 +48,12 @@ class ExposedItem(BaseModel):
     """One item of a recommendation list as it was shown."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("score", "propensity")
+    @classmethod
+    def _no_negative_zero(cls, value: float | None) -> float | None:
+        # SQLite stores -0.0 as 0: normalized here so a stored exposure hashes as logged.
+        return None if value is None else value + 0.0
 
     item_id: ExternalId
     position: int = Field(ge=0, description="0-based position within the whole list, all pages")

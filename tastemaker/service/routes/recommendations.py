@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -88,27 +88,9 @@ class RecommendationsOut(BaseModel):
         return self.model_copy(update={"items": items})
 
     def exposure(self, now: datetime, context: dict[str, Any]) -> Exposure:
-        """The exposure to log for this response."""
-        return Exposure(
-            recommendation_id=self.recommendation_id,
-            user_id=self.user_id,
-            placement=self.placement,
-            created_at=now,
-            page=self.page,
-            items=[
-                ExposedItem(
-                    item_id=i.item_id,
-                    position=i.position,
-                    score=i.score,
-                    source=i.source,
-                    features=i.features or {},
-                )
-                for i in self.items
-            ],
-            models=self.models,
-            context=context,
-            fallback=self.fallback,
-        )
+        """The exposure to log for this response (built without validating again: every
+        value was produced and validated by the pipeline)."""
+        return _exposure_of(self.model_dump(), now, context)
 
     @classmethod
     def of(cls, r: Recommendations) -> RecommendationsOut:
@@ -165,11 +147,12 @@ class _Reader:
     cache: RecommendationCache
     metrics: ServiceMetrics
 
-    def answer(self, user_id: str, q: RecommendationQuery, now: int) -> RecommendationsOut:
-        """The pipeline's answer, from the cache when a fresh copy is there.
+    def answer(self, user_id: str, q: RecommendationQuery, now: int) -> bytes:
+        """The pipeline's answer as JSON, from the cache when a fresh copy is there.
 
         Pages after the first (``recommendation_id``) are never cached: each continues its own
-        list. A cache that fails counts as a miss.
+        list. A cache that fails counts as a miss. The cache holds the full answer (features
+        included, for the exposure log); what is sent leaves them out unless ``explain``.
         """
         started = time.perf_counter()
         pipeline = self.serving.pipeline
@@ -184,12 +167,9 @@ class _Reader:
             stamp = found.stamp
             if found.status is CacheStatus.HIT and found.value is not None:
                 self.metrics.cache_hit(q.placement)
-                out = RecommendationsOut.model_validate_json(found.value)
-                # A new id: this showing is attributed on its own.
-                out = out.model_copy(update={"recommendation_id": new_id(), "cached": True})
-                self.serving.exposures.submit(out.exposure(from_micros(now), q.context))
+                body = self._replay(found.value, now, q)
                 self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
-                return out.shown(q.explain)
+                return body
             if found.status is CacheStatus.ERROR:
                 cache_failed = True
                 self.metrics.cache_error(q.placement)
@@ -212,18 +192,58 @@ class _Reader:
         if result.fallback is not None:
             reason = "model_unavailable" if result.degraded else "no_candidates"
             self.metrics.fallback(q.placement, reason)
+        full = out.model_dump_json().encode()
         if cacheable:
-            self.cache.put(
-                key,
-                q.placement,
-                variant,
-                out.model_dump_json().encode(),
-                config.cache_ttl_seconds,
-                stamp,
-            )
+            self.cache.put(key, q.placement, variant, full, config.cache_ttl_seconds, stamp)
         self.serving.exposures.submit(out.exposure(from_micros(now), q.context))
         self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
-        return out.shown(q.explain)
+        return full if q.explain else out.shown(False).model_dump_json().encode()
+
+    def _replay(self, cached: bytes, now: int, q: RecommendationQuery) -> bytes:
+        """A cached answer shown again: a new recommendation id (this showing is attributed on
+        its own) and its own exposure. Plain JSON handling: the cached document was produced
+        and validated by this server, and a hit must cost little more than a trivial request."""
+        doc = json.loads(cached)
+        doc["recommendation_id"] = new_id()
+        doc["cached"] = True
+        self.serving.exposures.submit(_exposure_of(doc, from_micros(now), q.context))
+        if not q.explain:
+            for item in doc["items"]:
+                item["contributions"] = item["features"] = None
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _exposure_of(doc: dict[str, Any], now: datetime, context: dict[str, Any]) -> Exposure:
+    """:meth:`RecommendationsOut.exposure` of a cached document, without validating it again."""
+    items = [
+        ExposedItem.model_construct(
+            item_id=i["item_id"],
+            position=i["position"],
+            score=i["score"],
+            source=i["source"],
+            propensity=None,
+            features=i["features"] or {},
+        )
+        for i in doc["items"]
+    ]
+    return Exposure.model_construct(
+        recommendation_id=doc["recommendation_id"],
+        user_id=doc["user_id"],
+        placement=doc["placement"],
+        created_at=now,
+        page=doc["page"],
+        items=items,
+        models=doc["models"],
+        context=context,
+        experiment=None,
+        arm=None,
+        fallback=doc["fallback"],
+    )
+
+
+def _json(body: bytes) -> Response:
+    # Returned as is: FastAPI would otherwise validate and serialize the model a second time.
+    return Response(content=body, media_type="application/json")
 
 
 def _variant(q: RecommendationQuery) -> str:
@@ -259,7 +279,7 @@ async def get_recommendations(
     recommendation_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     device: Annotated[str | None, Query(max_length=64)] = None,
     page_url: Annotated[str | None, Query(max_length=2048)] = None,
-) -> RecommendationsOut:
+) -> Response:
     context = {k_: v for k_, v in (("device", device), ("page", page_url)) if v is not None}
     try:
         q = RecommendationQuery(
@@ -277,7 +297,7 @@ async def get_recommendations(
             for e in exc.errors()
         ]
         raise InvalidInput("the query is invalid", problems) from None
-    return await run_in_threadpool(reader.answer, user_id, q, to_micros(now))
+    return _json(await run_in_threadpool(reader.answer, user_id, q, to_micros(now)))
 
 
 @router.post(
@@ -288,8 +308,8 @@ async def get_recommendations(
 )
 async def post_recommendations(
     user_id: IdPath, query: RecommendationQuery, reader: ReaderDep, now: NowDep, _: ReadKey
-) -> RecommendationsOut:
-    return await run_in_threadpool(reader.answer, user_id, query, to_micros(now))
+) -> Response:
+    return _json(await run_in_threadpool(reader.answer, user_id, query, to_micros(now)))
 
 
 class SimilarItemOut(BaseModel):

@@ -115,60 +115,92 @@ class SqlExposures(ExposureLog):
         self.log_many([exposure])
 
     def log_many(self, exposures: Sequence[Exposure]) -> None:
-        prepared = []
+        prepared: dict[tuple[str, int], tuple[Exposure, list[str], bytes, str, str]] = {}
         for exposure in exposures:
             features = [features_json(i) for i in exposure.items]
             models, context = _json(exposure.models), _json(exposure.context)
             _check_text(exposure, [models, context, *features])
-            prepared.append((exposure, features, exposure.content_hash(features), models, context))
+            digest = exposure.content_hash(features)
+            key = (exposure.recommendation_id, exposure.page)
+            if key in prepared and prepared[key][2] != digest:
+                raise Conflict(
+                    f"page {key[1]} of recommendation {key[0]!r} appears twice with other content"
+                )
+            prepared[key] = (exposure, features, digest, models, context)
+        if not prepared:
+            return
         with write(self._engine) as conn:
-            for exposure, features, digest, models, context in prepared:
-                self._log(conn, exposure, features, digest, models, context)
-
-    def _log(
-        self,
-        conn: Connection,
-        exposure: Exposure,
-        features: list[str],
-        digest: bytes,
-        models: str,
-        context: str,
-    ) -> None:
-        # A page logged already is checked before its user is looked up: a retry after the
-        # user was merged away must not bring the anonymous user back.
-        if self._logged(conn, exposure, digest):
-            return
-        keys = ensure_users(conn, self._codec, [exposure.user_id], exposure.created_at)
-        user_pk = keys[exposure.user_id]
-        header = (
-            exposure.recommendation_id,
-            exposure.page,
-            user_pk,
-            exposure.placement,
-            to_micros(exposure.created_at),
-            models,
-            context,
-            exposure.experiment,
-            exposure.arm,
-            exposure.fallback,
-            digest,
-        )
-        pk = insert_returning(conn, "exposures", _HEADER, header, "recommendation_id, page", "pk")
-        if pk is None:  # logged by a concurrent transaction since the check above
-            self._logged(conn, exposure, digest)
-            return
-        rows = [
-            (pk, i.position, user_pk, i.item_id, i.score, i.source, i.propensity, f)
-            for i, f in zip(exposure.items, features, strict=True)
-        ]
-        if rows:
-            insert_rows(conn, "exposure_items", _ITEM, rows)
+            # A server logs its responses in batches: a few statements per batch, not per page.
+            rids = sorted({rid for rid, _ in prepared})
+            stored = {
+                (rid, int(page)): bytes(h)
+                for rid, page, h in select_in(
+                    conn,
+                    "recommendation_id, page, content_hash",
+                    "exposures",
+                    "recommendation_id",
+                    rids,
+                )
+            }
+            new = []
+            for key, (_, _, digest, _, _) in prepared.items():
+                if key in stored:
+                    if stored[key] != digest:
+                        raise Conflict(
+                            f"page {key[1]} of recommendation {key[0]!r} is already logged with "
+                            "other content; log each page once, or use a new recommendation id"
+                        )
+                    continue
+                new.append(key)
+            if not new:
+                return
+            users = sorted({prepared[k][0].user_id for k in new})
+            first = min(prepared[k][0].created_at for k in new)
+            user_pks = ensure_users(conn, self._codec, users, first)
+            pks: dict[tuple[str, int], int] = {}
+            for key in new:
+                exposure, _, digest, models, context = prepared[key]
+                header = (
+                    exposure.recommendation_id,
+                    exposure.page,
+                    user_pks[exposure.user_id],
+                    exposure.placement,
+                    to_micros(exposure.created_at),
+                    models,
+                    context,
+                    exposure.experiment,
+                    exposure.arm,
+                    exposure.fallback,
+                    digest,
+                )
+                pk = insert_returning(
+                    conn, "exposures", _HEADER, header, "recommendation_id, page", "pk"
+                )
+                if pk is None:  # logged by a concurrent transaction since the check above
+                    self._check_same(conn, key, digest)
+                    continue
+                pks[key] = int(pk)
+            rows = [
+                (
+                    pks[key],
+                    i.position,
+                    user_pks[exposure.user_id],
+                    i.item_id,
+                    i.score,
+                    i.source,
+                    i.propensity,
+                    f,
+                )
+                for key in pks
+                for exposure, features, _, _, _ in [prepared[key]]
+                for i, f in zip(exposure.items, features, strict=True)
+            ]
+            if rows:
+                insert_rows(conn, "exposure_items", _ITEM, rows)
 
     @staticmethod
-    def _logged(conn: Connection, exposure: Exposure, digest: bytes) -> bool:
-        """Whether the page is stored: ``False`` if not, ``True`` with equal content, and
-        ``Conflict`` with other content."""
-        rid, page = exposure.recommendation_id, exposure.page
+    def _check_same(conn: Connection, key: tuple[str, int], digest: bytes) -> None:
+        rid, page = key
         stored = select_in(conn, "page, content_hash", "exposures", "recommendation_id", [rid])
         found = [bytes(h) for p, h in stored if p == page]
         if found and found[0] != digest:
@@ -176,7 +208,6 @@ class SqlExposures(ExposureLog):
                 f"page {page} of recommendation {rid!r} is already logged with other content; "
                 "log each page once, or use a new recommendation id"
             )
-        return bool(found)
 
     def get(self, recommendation_id: str) -> list[Exposure]:
         query = (
