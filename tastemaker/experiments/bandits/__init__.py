@@ -6,13 +6,19 @@ rewards into the same state, ``to_dict``/``from_dict`` round-trip it without pic
 """
 
 from tastemaker.experiments.bandits.base import BanditPolicy, LoggedReward, Selection, top_n
-from tastemaker.experiments.bandits.context_free import UCB1, EpsilonGreedy, ThompsonSampling
+from tastemaker.experiments.bandits.context_free import (
+    UCB1,
+    CountingPolicy,
+    EpsilonGreedy,
+    ThompsonSampling,
+)
 from tastemaker.experiments.bandits.linucb import LinUCB, joint_features
 from tastemaker.experiments.bandits.segments import SegmentArmChooser
 
 __all__ = [
     "UCB1",
     "BanditPolicy",
+    "CountingPolicy",
     "EpsilonGreedy",
     "LinUCB",
     "LoggedReward",

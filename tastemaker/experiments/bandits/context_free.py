@@ -29,11 +29,11 @@ import numpy as np
 
 from tastemaker.experiments.bandits.base import BanditPolicy, LoggedReward, _problem, top_n
 
-__all__ = ["UCB1", "EpsilonGreedy", "LoggedReward", "ThompsonSampling"]
+__all__ = ["UCB1", "CountingPolicy", "EpsilonGreedy", "LoggedReward", "ThompsonSampling"]
 
 
-class _Counting(BanditPolicy):
-    """Shared state of the context-free policies: pulls and reward sums per arm."""
+class CountingPolicy(BanditPolicy):
+    """The context-free policies' shared state: rewards seen (pulls) and their sum per arm."""
 
     def __init__(self, n_arms: int) -> None:
         super().__init__(n_arms)
@@ -79,7 +79,7 @@ class _Counting(BanditPolicy):
             return np.where(pulls > 0, self.sums_[eligible] / pulls, np.inf)
 
 
-class EpsilonGreedy(_Counting):
+class EpsilonGreedy(CountingPolicy):
     """Epsilon-greedy: with probability ε a uniformly random choice, else the best mean.
 
     ε decays as ``epsilon / (1 + decay · t)`` after ``t`` rewards; with ``decay = 0`` it
@@ -122,7 +122,7 @@ class EpsilonGreedy(_Counting):
         return greedy, probs
 
 
-class UCB1(_Counting):
+class UCB1(CountingPolicy):
     """UCB1 (Auer, Cesa-Bianchi & Fischer 2002): the arm with the highest upper confidence
     bound ``mean + c · sqrt(2 ln t / pulls)``; arms never pulled first. Rewards in [0, 1].
 
@@ -156,7 +156,7 @@ class UCB1(_Counting):
         return top_n(self.bounds(eligible), n, rng)
 
 
-class ThompsonSampling(_Counting):
+class ThompsonSampling(CountingPolicy):
     """Thompson sampling with a Beta-Bernoulli posterior: ``Beta(alpha + successes,
     beta + failures)`` per arm; each choice draws one value per arm and takes the best ``n``.
     Rewards in [0, 1] (a fractional reward counts as that fraction of a success).
