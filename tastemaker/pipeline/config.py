@@ -1,9 +1,10 @@
 """Placement configurations: what a placement's pipeline does, typed and validated on load.
 
 A placement (homepage, article-bottom, email digest …) declares its pipeline
-``candidates → merge → rank → rules → diversify → explain → log``. Configurations come from the
-settings file (``[placements.<name>]``) and from the API (``PUT /v1/placements/{name}``, stored
-in the database, which wins over the file). Unknown keys are errors.
+``candidates → merge → rank → rules → diversify → explore → explain → log``. Configurations
+come from the settings file (``[placements.<name>]``) and from the API
+(``PUT /v1/placements/{name}``, stored in the database, which wins over the file). Unknown keys
+are errors.
 
 Examples
 --------
@@ -184,6 +185,52 @@ class DiversitySpec(_Strict):
     window: int = Field(default=100, ge=1, le=1000, description="Top candidates re-ordered")
 
 
+class ExplorationSpec(_Strict):
+    """Exploration slots: a share of the list shows items a bandit wants to learn about.
+
+    ``share`` of the ``k`` positions (rounded half up), or exactly ``slots`` of them, spread
+    evenly over the positions from ``first_position`` on, go to items the ``policy`` picks among
+    the explorable ones: the best ``pool`` candidates below the page (by score), and of those
+    only items explored fewer than ``max_exposures`` times when it is set (new items). The
+    ranked items keep their order around them. Every shown item carries the probability it was
+    chosen with: 1 for the ranking's, the policy's propensity for an explored slot.
+
+    ``seed``: ``None`` draws from fresh entropy; a number makes the choice a function of the
+    seed, the placement, the user and the request time (replays give the same list).
+    """
+
+    policy: Literal["epsilon_greedy", "thompson", "ucb1"] = "thompson"
+    share: float = Field(default=0.0, ge=0, le=1, description="Share of positions explored")
+    slots: int | None = Field(default=None, ge=0, le=100, description="Or a number of positions")
+    first_position: int = Field(default=1, ge=0, description="No exploration above this")
+    pool: int = Field(default=50, ge=1, le=1000, description="Candidates below the page explored")
+    max_exposures: int | None = Field(
+        default=None, ge=1, description="Only items explored fewer times than this"
+    )
+    epsilon: float = Field(default=0.1, ge=0, le=1, description="epsilon_greedy: explore rate")
+    prior: tuple[float, float] = Field(
+        default=(1.0, 1.0), description="thompson: the Beta prior (alpha, beta) of a new item"
+    )
+    draws: int = Field(
+        default=1000, ge=10, le=100_000, description="thompson: draws estimating propensities"
+    )
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ExplorationSpec:
+        if self.slots is not None and self.share > 0:
+            raise ValueError("give either 'share' or 'slots' of exploration, not both")
+        if min(self.prior) <= 0:
+            raise ValueError("the Beta prior's alpha and beta must be positive")
+        return self
+
+    def count(self, k: int) -> int:
+        """Positions of a ``k``-item list to explore (never more than the list has below
+        ``first_position``)."""
+        wanted = self.slots if self.slots is not None else int(self.share * k + 0.5)
+        return max(0, min(wanted, k - self.first_position))
+
+
 class PlacementConfig(_Strict):
     """One placement's pipeline."""
 
@@ -192,6 +239,7 @@ class PlacementConfig(_Strict):
     ranking: RankingSpec = Field(default_factory=RankingSpec)
     rules: RulesSpec = Field(default_factory=RulesSpec)
     diversity: DiversitySpec = Field(default_factory=DiversitySpec)
+    exploration: ExplorationSpec = Field(default_factory=ExplorationSpec)
     k: int = Field(default=10, ge=1, le=500, description="Items per page unless asked")
     max_k: int = Field(default=100, ge=1, le=1000)
     cache_ttl_seconds: float = Field(default=30.0, ge=0, le=86_400)

@@ -1,4 +1,4 @@
-"""The placement pipeline: candidates → merge → rank → rules → diversify → explain → log.
+"""The placement pipeline: candidates → merge → rank → rules → diversify → explore → explain → log.
 
 :class:`Pipeline` answers a :class:`RecommendationRequest` with :class:`Recommendations`. It reads
 the user's newest stored events on every request, so an event stored a moment ago changes the
@@ -27,6 +27,7 @@ from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, SourceSpec
 from tastemaker.pipeline.diversity import mmr
 from tastemaker.pipeline.explain import Explainer, Reason
+from tastemaker.pipeline.explore import EXPLORE_SOURCE, ExplorationStore
 from tastemaker.pipeline.models import ModelSet
 from tastemaker.pipeline.ranking import Ranker, hybrid
 from tastemaker.pipeline.rules import apply_boosts, apply_filters, order, promote
@@ -58,6 +59,8 @@ class RecommendedItem:
     """Each source's (or the learned ranker's features') share of the score."""
     features: dict[str, float]
     """What the ranking saw: logged with the exposure, shown with ``explain=true``."""
+    propensity: float = 1.0
+    """The probability the item was chosen with: 1 for the ranking's, below for exploration."""
 
 
 @dataclass
@@ -130,6 +133,9 @@ class Pipeline:
         self.shown = shown
         self.history_limit = history_limit
         self.shared = SharedLists()
+        self.exploration = ExplorationStore(
+            lambda name: p.exploration if (p := self.placements.get(name)) else None
+        )
 
     # --- the request ---------------------------------------------------------------------
 
@@ -205,14 +211,18 @@ class Pipeline:
             ranking = "fallback"
         apply_boosts(candidates, config.rules, catalog, now)
         positions = self._arrange(candidates, config, catalog, k)
+        explored = self.exploration.arrange(
+            request.placement, config.exploration, candidates, positions, request.user_id, now
+        )
         explainer = Explainer(
             {s.name: s for s in config.sources}, user, catalog, now, self._collaborative()
         )
         items = []
         offset = len(user.shown)
-        for n, p in enumerate(positions):
+        for n, p in enumerate(explored.positions):
             parts = {s: float(v[p]) for s, v in candidates.contributions.items()}
             top = max(parts, key=lambda s: parts[s]) if parts else "fallback"
+            top = EXPLORE_SOURCE if explored.explored[n] else top
             items.append(
                 RecommendedItem(
                     item_id=candidates.item_ids[p],
@@ -222,6 +232,7 @@ class Pipeline:
                     reasons=explainer.reasons(candidates, p),
                     contributions=parts,
                     features=self._features(candidates, p),
+                    propensity=explored.propensities[n],
                 )
             )
         return Recommendations(

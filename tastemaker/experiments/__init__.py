@@ -1,0 +1,1 @@
+"""Experimentation: A/B tests, bandits and off-policy evaluation over placements."""
