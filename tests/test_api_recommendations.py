@@ -621,3 +621,30 @@ def test_learned_ranker_placement_end_to_end(tmp_path: Path) -> None:
         assert again.version.version == 2
         assert again.examples >= 44
     store.close()
+
+
+def test_exploration_slots_carry_their_propensity_into_the_log(tmp_path: Path) -> None:
+    placements = {
+        "exploring": {
+            "sources": [{"kind": "model", "model": "popular", "k": 50}],
+            "exploration": {"policy": "epsilon_greedy", "slots": 2, "first_position": 1},
+        }
+    }
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", insecure_dev=True, placements=placements
+    )
+    store = open_store(settings)
+    world.build(store, settings, ["popular"])
+    with serve(create_app(settings, store)) as base:
+        body = recommend(base, "tech-0", "exploring", k=5)
+        explored = [i for i in body["items"] if i["propensity"] < 1.0]
+        assert len(explored) == 2
+        assert all(i["source"] == "explore" for i in explored)
+        deadline = time.monotonic() + 10
+        logged: list[Exposure] = []
+        while not logged and time.monotonic() < deadline:
+            logged = store.exposures.get(body["recommendation_id"])
+            time.sleep(0.05)
+        propensities = {i.item_id: i.propensity for i in logged[0].items}
+        assert all(propensities[i["item_id"]] == i["propensity"] for i in body["items"])
+    store.close()

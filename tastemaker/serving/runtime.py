@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -79,6 +80,13 @@ class Serving:
     def set_placements(self, placements: Mapping[str, PlacementConfig]) -> None:
         self.pipeline.placements = dict(placements)  # one assignment: requests see old or new
 
+    def rebuild_exploration(self) -> dict[str, int]:
+        """The exploration bandits of the placements that explore, from the exposure log."""
+        pipeline = self.pipeline
+        if not any(p.exploration.count(p.k) for p in pipeline.placements.values()):
+            return {}
+        return pipeline.exploration.rebuild_from(pipeline.store, pipeline.settings.feedback)
+
     def refresh_placements(self) -> bool:
         """Reload the placements if any was changed through the API (by any replica)."""
         revision = self.pipeline.store.placements.revision()
@@ -144,6 +152,7 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
     serving = Serving(pipeline, models, catalog, writer)
     pipeline.learned = serving.learned
     serving.placements_revision = store.placements.revision()
+    serving.rebuild_exploration()
     loaded = serving.refresh_models()
     log.info(
         "serving: %d items, models loaded: %s", len(catalog.current), ", ".join(loaded) or "none"
@@ -165,10 +174,24 @@ def shown_before(
     return max(pages) + 1, shown
 
 
+EXPLORATION_REBUILD_SECONDS = 60.0
+"""How often the exploration bandits are rebuilt from the exposure log and the attributed
+events (every replica then agrees). Between rebuilds a bandit keeps what it last learnt:
+outcomes reach it with the next rebuild, not at once."""
+
+
 async def poll_models(serving: Serving, interval: float) -> None:
-    """Hot-swap new model versions and changed placements until cancelled."""
+    """Hot-swap new model versions and changed placements until cancelled; rebuild the
+    exploration bandits from the log now and then."""
+    last_rebuild = time.monotonic()
     while True:
         await asyncio.sleep(interval)
+        if time.monotonic() - last_rebuild >= EXPLORATION_REBUILD_SECONDS:
+            last_rebuild = time.monotonic()
+            try:
+                await asyncio.to_thread(serving.rebuild_exploration)
+            except Exception:
+                log.exception("rebuilding the exploration bandits failed")
         try:
             await asyncio.to_thread(serving.refresh_models)
             await asyncio.to_thread(serving.refresh_placements)

@@ -53,6 +53,11 @@ class RecommendedOut(BaseModel):
     position: int = Field(description="0-based, counted across pages")
     score: float
     source: str = Field(description="The candidate source that contributed most")
+    propensity: float = Field(
+        default=1.0,
+        description="Probability the item was chosen with: 1 for the ranking's choices, less "
+        "for an exploration slot",
+    )
     reasons: list[ReasonOut]
     contributions: dict[str, float] | None = Field(
         default=None, description="With explain=true: each source's (or feature's) share"
@@ -105,6 +110,7 @@ class RecommendationsOut(BaseModel):
                     position=i.position,
                     score=i.score,
                     source=i.source,
+                    propensity=i.propensity,
                     reasons=[ReasonOut(**x.as_dict()) for x in i.reasons],
                     contributions=i.contributions,
                     features=i.features,
@@ -221,7 +227,7 @@ def _exposure_of(doc: dict[str, Any], now: datetime, context: dict[str, Any]) ->
             position=i["position"],
             score=i["score"],
             source=i["source"],
-            propensity=None,
+            propensity=i.get("propensity"),
             features=i["features"] or {},
         )
         for i in doc["items"]
