@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError, NotFound
+from tastemaker.experiments.assignment import RunningExperiments
+from tastemaker.experiments.definition import Experiment
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, default_placements
 from tastemaker.pipeline.learned import FeatureBuilders, LearnedRanking
@@ -42,6 +44,8 @@ class Serving:
     changed (cache invalidation, metrics)."""
     placements_revision: int = -1
     builders: FeatureBuilders = field(default_factory=FeatureBuilders)
+    experiments: RunningExperiments = field(default_factory=lambda: RunningExperiments([]))
+    """The running experiments, reloaded with the models (see :meth:`refresh_experiments`)."""
 
     def model_names(self) -> set[str]:
         names: set[str] = {"content", "item_knn"}  # similar items
@@ -89,6 +93,26 @@ class Serving:
         for hook in self.on_swap:
             hook([])
         return True
+
+    def refresh_experiments(self) -> bool:
+        """Reload the running experiments if any started or stopped (in any process)."""
+        running = RunningExperiments(load_experiments(self.pipeline.store))
+        if running.fingerprint() == self.experiments.fingerprint():
+            return False
+        self.experiments = running  # one assignment: requests see the old set or the new
+        return True
+
+
+def load_experiments(store: DataStore) -> list[Experiment]:
+    """The running experiments; one whose stored definition no longer validates is skipped
+    with an error in the log (its requests are answered without it)."""
+    out = []
+    for stored in store.experiments.list("running"):
+        try:
+            out.append(Experiment.from_stored(stored))
+        except ValidationError:
+            log.exception("stored experiment %s is invalid; not served", stored.experiment_id)
+    return out
 
 
 def configured_placements(settings: Settings) -> dict[str, PlacementConfig]:
@@ -144,6 +168,7 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
     serving = Serving(pipeline, models, catalog, writer)
     pipeline.learned = serving.learned
     serving.placements_revision = store.placements.revision()
+    serving.refresh_experiments()
     loaded = serving.refresh_models()
     log.info(
         "serving: %d items, models loaded: %s", len(catalog.current), ", ".join(loaded) or "none"
@@ -166,12 +191,13 @@ def shown_before(
 
 
 async def poll_models(serving: Serving, interval: float) -> None:
-    """Hot-swap new model versions and changed placements until cancelled."""
+    """Hot-swap new model versions, changed placements and experiments until cancelled."""
     while True:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(serving.refresh_models)
             await asyncio.to_thread(serving.refresh_placements)
+            await asyncio.to_thread(serving.refresh_experiments)
         except Exception:  # the store may be briefly unavailable: try again next time
             log.exception("checking for new model versions failed")
 
