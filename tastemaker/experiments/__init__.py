@@ -11,8 +11,9 @@
 """
 
 from tastemaker.experiments.assignment import Assigner, Assignment, RunningExperiments, unit_hash
-from tastemaker.experiments.definition import HOLDOUT, Arm, Experiment, ExperimentSpec, resolve
+from tastemaker.experiments.definition import HOLDOUT, Arm, Experiment, ExperimentSpec
 from tastemaker.experiments.metrics import Metric, parse_metric
+from tastemaker.experiments.planning import Plan, plan, resolve
 from tastemaker.experiments.report import ExperimentReport, build_report, experiment_report
 
 __all__ = [
@@ -24,10 +25,12 @@ __all__ = [
     "ExperimentReport",
     "ExperimentSpec",
     "Metric",
+    "Plan",
     "RunningExperiments",
     "build_report",
     "experiment_report",
     "parse_metric",
+    "plan",
     "resolve",
     "unit_hash",
 ]

@@ -11,20 +11,16 @@ The fixed horizon is ``planned_users`` per arm: given, or computed when the expe
 created from ``baseline`` and ``mde`` (and ``sd`` for a mean metric) by the sample-size
 calculator, at ``alpha`` divided among the variants (Bonferroni) and ``power``.
 
->>> spec = ExperimentSpec(id="home-boost", placement="homepage",
+>>> spec = ExperimentSpec(id="home-boost", placement="homepage", holdout=0.1,
 ...     arms=[Arm(name="control", placement="homepage"),
-...           Arm(name="boosted", placement="homepage-boosted")],
-...     baseline=0.10, mde=0.10)
->>> from datetime import UTC, datetime
->>> exp = resolve(spec, datetime(2026, 3, 1, tzinfo=UTC), salt="s")
->>> exp.control, exp.layer, exp.planned_users, exp.planned_shares()
-('control', 'homepage', 14751, {'control': 0.5, 'boosted': 0.5})
+...           Arm(name="boosted", placement="homepage-boosted")])
+>>> spec.planned_shares()
+{'control': 0.45, 'boosted': 0.45, 'holdout': 0.1}
 """
 
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -33,10 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tastemaker.errors import FieldProblem, InvalidInput
 from tastemaker.experiments.metrics import Metric, parse_metric
-from tastemaker.experiments.stats import sample_size_means, sample_size_proportions
 from tastemaker.storage.base import StoredExperiment
 
-__all__ = ["HOLDOUT", "Arm", "Experiment", "ExperimentSpec", "resolve"]
+__all__ = ["HOLDOUT", "Arm", "Experiment", "ExperimentSpec", "check_references"]
 
 HOLDOUT = "holdout"
 """The arm name exposures of holdout users are logged with (no arm may take it)."""
@@ -104,6 +99,24 @@ class ExperimentSpec(BaseModel):
         default=None, gt=0, le=1e9, description="Per-user standard deviation (mean metrics)"
     )
 
+    @property
+    def comparison_alpha(self) -> float:
+        """``alpha`` divided among the variants (Bonferroni): each variant's test level."""
+        return self.alpha / max(len(self.arms) - 1, 1)
+
+    def shares(self) -> dict[str, float]:
+        """Each arm's share of the non-holdout users."""
+        if self.arms[0].share is None:
+            return {a.name: 1.0 / len(self.arms) for a in self.arms}
+        return {a.name: float(a.share or 0.0) for a in self.arms}
+
+    def planned_shares(self) -> dict[str, float]:
+        """Each group's planned share of the experiment's users (the holdout too, if any)."""
+        out = {n: s * (1 - self.holdout) for n, s in self.shares().items()}
+        if self.holdout > 0:
+            out[HOLDOUT] = self.holdout
+        return out
+
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
         names = [a.name for a in self.arms]
@@ -146,24 +159,6 @@ class Experiment(ExperimentSpec):
     def control_arm(self) -> Arm:
         return next(a for a in self.arms if a.name == self.control)
 
-    @property
-    def comparison_alpha(self) -> float:
-        """``alpha`` divided among the variants (Bonferroni): each variant's test level."""
-        return self.alpha / max(len(self.arms) - 1, 1)
-
-    def shares(self) -> dict[str, float]:
-        """Each arm's share of the non-holdout users."""
-        if self.arms[0].share is None:
-            return {a.name: 1.0 / len(self.arms) for a in self.arms}
-        return {a.name: float(a.share or 0.0) for a in self.arms}
-
-    def planned_shares(self) -> dict[str, float]:
-        """Each group's planned share of the experiment's users (the holdout too, if any)."""
-        out = {n: s * (1 - self.holdout) for n, s in self.shares().items()}
-        if self.holdout > 0:
-            out[HOLDOUT] = self.holdout
-        return out
-
     def metric_list(self) -> list[Metric]:
         """The primary metric, then the others (each once)."""
         names = dict.fromkeys([self.primary_metric, *self.metrics])
@@ -197,59 +192,6 @@ class Experiment(ExperimentSpec):
             "slice": stored.slice,
         }
         return cls.model_validate(data)
-
-
-def planned_users(spec: ExperimentSpec) -> int:
-    """The fixed horizon of ``spec``: its ``planned_users``, or computed from its baseline and
-    minimum detectable effect. Raises ``InvalidInput`` naming the missing fields."""
-    if spec.planned_users is not None:
-        return spec.planned_users
-    metric = parse_metric(spec.primary_metric)
-    missing = [f for f in ("baseline", "mde") if getattr(spec, f) is None]
-    if metric.kind == "mean" and spec.sd is None:
-        missing.append("sd")
-    if missing:
-        raise InvalidInput(
-            "the experiment needs a fixed horizon",
-            [
-                FieldProblem(
-                    f,
-                    "give planned_users (per arm), or baseline and mde"
-                    + (" and sd" if metric.kind == "mean" else "")
-                    + " to compute it",
-                )
-                for f in missing
-            ],
-        )
-    assert spec.baseline is not None
-    assert spec.mde is not None
-    alpha = spec.alpha / max(len(spec.arms) - 1, 1)
-    try:
-        if metric.kind == "rate":
-            return sample_size_proportions(
-                spec.baseline, spec.baseline * (1 + spec.mde), alpha, spec.power
-            )
-        assert spec.sd is not None
-        return sample_size_means(spec.baseline * spec.mde, spec.sd, alpha, spec.power)
-    except ValueError as exc:
-        field = "baseline" if metric.kind == "rate" else "mde"
-        raise InvalidInput(
-            "the plan cannot be computed",
-            [FieldProblem(field, f"{exc} (a rate and its lifted value must stay below 1)")],
-        ) from None
-
-
-def resolve(spec: ExperimentSpec, now: datetime, salt: str | None = None) -> Experiment:
-    """The draft experiment of ``spec``: control, layer, salt and horizon filled in."""
-    data = spec.model_dump()
-    data.update(
-        control=spec.control or spec.arms[0].name,
-        layer=spec.layer or spec.placement,
-        salt=spec.salt or salt or secrets.token_hex(8),
-        planned_users=planned_users(spec),
-        created_at=now,
-    )
-    return Experiment.model_validate(data)
 
 
 def check_references(

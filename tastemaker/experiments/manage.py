@@ -6,12 +6,8 @@ from collections.abc import Collection
 from datetime import datetime
 
 from tastemaker.errors import NotFound
-from tastemaker.experiments.definition import (
-    Experiment,
-    ExperimentSpec,
-    check_references,
-    resolve,
-)
+from tastemaker.experiments.definition import Experiment, ExperimentSpec, check_references
+from tastemaker.experiments.planning import resolve
 from tastemaker.storage import DataStore
 
 __all__ = [
