@@ -86,16 +86,16 @@ def test_sample_sizes_match_textbook_values() -> None:
 
 
 def test_srm_matches_scipy_goodness_of_fit() -> None:
-    check = sample_ratio_mismatch({"a": 5100, "b": 4900, "h": 1000}, {"a": 0.45, "b": 0.45, "h": 0.1})
+    check = sample_ratio_mismatch(
+        {"a": 5100, "b": 4900, "h": 1000}, {"a": 0.45, "b": 0.45, "h": 0.1}
+    )
     expected = stats.chisquare([5100, 4900, 1000], [4950, 4950, 1100])
     assert (check.statistic, check.p_value) == pytest.approx((expected.statistic, expected.pvalue))
     assert check.expected == pytest.approx({"a": 4950.0, "b": 4950.0, "h": 1100.0})
     assert not sample_ratio_mismatch({}, {"a": 0.5, "b": 0.5}).flagged
 
 
-@given(
-    st.integers(0, 500), st.integers(1, 500), st.integers(0, 500), st.integers(1, 500)
-)
+@given(st.integers(0, 500), st.integers(1, 500), st.integers(0, 500), st.integers(1, 500))
 def test_rate_comparisons_are_consistent(x0: int, n0: int, x1: int, n1: int) -> None:
     x0, x1 = min(x0, n0), min(x1, n1)
     c = compare_rates(x0, n0, x1, n1)
