@@ -176,21 +176,16 @@ def compare_rates(x0: int, n0: int, x1: int, n1: int, alpha: float = 0.05) -> Co
         )
     p0, p1 = x0 / n0, x1 / n1
     z_stat, p = two_proportion_ztest(x0, n0, x1, n1)
-    z = float(stats.norm.ppf(1 - alpha / 2))
     se = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
-    d = p1 - p0
-    rel, rel_ci = _relative(p0, p0 * (1 - p0), n0, p1, p1 * (1 - p1), n1, z)
-    return Comparison(
-        control=p0,
-        variant=p1,
-        difference=d,
-        difference_ci=(d - z * se, d + z * se),
-        relative=rel,
-        relative_ci=rel_ci,
-        statistic=float(z_stat),
-        p_value=float(p),
-        test="two-proportion z-test",
-        confidence=1 - alpha,
+    q = float(stats.norm.ppf(1 - alpha / 2))
+    return _comparison(
+        "two-proportion z-test",
+        (p0, p0 * (1 - p0), n0),
+        (p1, p1 * (1 - p1), n1),
+        se,
+        q,
+        (float(z_stat), float(p)),
+        alpha,
     )
 
 
@@ -215,18 +210,42 @@ def compare_means(
     t_stat, df, p = welch_ttest(mean0, var0, n0, mean1, var1, n1)
     se = math.sqrt(var0 / n0 + var1 / n1)
     q = float(stats.t.ppf(1 - alpha / 2, float(df)))
-    d = mean1 - mean0
-    rel, rel_ci = _relative(mean0, var0, n0, mean1, var1, n1, float(stats.norm.ppf(1 - alpha / 2)))
+    return _comparison(
+        "Welch's t-test",
+        (mean0, var0, n0),
+        (mean1, var1, n1),
+        se,
+        q,
+        (float(t_stat), float(p)),
+        alpha,
+    )
+
+
+def _comparison(
+    test: str,
+    control: tuple[float, float, float],
+    variant: tuple[float, float, float],
+    se: float,
+    q: float,
+    result: tuple[float, float],
+    alpha: float,
+) -> Comparison:
+    """A comparison from each arm's ``(mean, variance per observation, n)``, the standard
+    error of the difference and the quantile ``q`` its interval spans on either side."""
+    (m0, var0, n0), (m1, var1, n1) = control, variant
+    d = m1 - m0
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    rel, rel_ci = _relative(m0, var0, n0, m1, var1, n1, z)
     return Comparison(
-        control=mean0,
-        variant=mean1,
+        control=m0,
+        variant=m1,
         difference=d,
         difference_ci=(d - q * se, d + q * se),
         relative=rel,
         relative_ci=rel_ci,
-        statistic=float(t_stat),
-        p_value=float(p),
-        test="Welch's t-test",
+        statistic=result[0],
+        p_value=result[1],
+        test=test,
         confidence=1 - alpha,
     )
 
