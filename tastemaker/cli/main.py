@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tastemaker import __version__
-from tastemaker.cli import demo, evaluating, importing, keys, segmenting, training
+from tastemaker.cli import demo, evaluating, experimenting, importing, keys, segmenting, training
 from tastemaker.cli.context import CliState, console, fail, state
 from tastemaker.errors import TastemakerError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(importing.app, name="import")
+app.add_typer(experimenting.app, name="experiment")
 app.command("demo-data")(demo.demo_data)
 app.command("train")(training.train)
 app.command("train-ranker")(training.train_ranker)

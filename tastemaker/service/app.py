@@ -18,6 +18,7 @@ from tastemaker.service.deps import KeyCache
 from tastemaker.service.limits import BodyLimit
 from tastemaker.service.routes import (
     events,
+    experiments,
     health,
     items,
     metrics,
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(segments.router)
     app.include_router(recommendations.router)
     app.include_router(placements.router)
+    app.include_router(experiments.router)
     app.include_router(metrics.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: times the 413s

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError, NotFound
+from tastemaker.experiments.assignment import RunningExperiments
+from tastemaker.experiments.definition import Experiment
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, default_placements
 from tastemaker.pipeline.learned import FeatureBuilders, LearnedRanking
@@ -43,6 +45,8 @@ class Serving:
     changed (cache invalidation, metrics)."""
     placements_revision: int = -1
     builders: FeatureBuilders = field(default_factory=FeatureBuilders)
+    experiments: RunningExperiments = field(default_factory=lambda: RunningExperiments([]))
+    """The running experiments, reloaded with the models (see :meth:`refresh_experiments`)."""
 
     def model_names(self) -> set[str]:
         names: set[str] = {"content", "item_knn"}  # similar items
@@ -97,6 +101,26 @@ class Serving:
         for hook in self.on_swap:
             hook([])
         return True
+
+    def refresh_experiments(self) -> bool:
+        """Reload the running experiments if any started or stopped (in any process)."""
+        running = RunningExperiments(load_experiments(self.pipeline.store))
+        if running.fingerprint() == self.experiments.fingerprint():
+            return False
+        self.experiments = running  # one assignment: requests see the old set or the new
+        return True
+
+
+def load_experiments(store: DataStore) -> list[Experiment]:
+    """The running experiments; one whose stored definition no longer validates is skipped
+    with an error in the log (its requests are answered without it)."""
+    out = []
+    for stored in store.experiments.list("running"):
+        try:
+            out.append(Experiment.from_stored(stored))
+        except ValidationError:
+            log.exception("stored experiment %s is invalid; not served", stored.experiment_id)
+    return out
 
 
 def configured_placements(settings: Settings) -> dict[str, PlacementConfig]:
@@ -153,6 +177,7 @@ def start(settings: Settings, store: DataStore, profiles: ProfileUpdater | None)
     pipeline.learned = serving.learned
     serving.placements_revision = store.placements.revision()
     serving.rebuild_exploration()
+    serving.refresh_experiments()
     loaded = serving.refresh_models()
     log.info(
         "serving: %d items, models loaded: %s", len(catalog.current), ", ".join(loaded) or "none"
@@ -181,8 +206,8 @@ outcomes reach it with the next rebuild, not at once."""
 
 
 async def poll_models(serving: Serving, interval: float) -> None:
-    """Hot-swap new model versions and changed placements until cancelled; rebuild the
-    exploration bandits from the log now and then."""
+    """Hot-swap new model versions, changed placements and experiments until cancelled;
+    rebuild the exploration bandits from the log now and then."""
     last_rebuild = time.monotonic()
     while True:
         await asyncio.sleep(interval)
@@ -195,6 +220,7 @@ async def poll_models(serving: Serving, interval: float) -> None:
         try:
             await asyncio.to_thread(serving.refresh_models)
             await asyncio.to_thread(serving.refresh_placements)
+            await asyncio.to_thread(serving.refresh_experiments)
         except Exception:  # the store may be briefly unavailable: try again next time
             log.exception("checking for new model versions failed")
 

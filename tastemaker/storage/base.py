@@ -282,6 +282,57 @@ class PlacementRepository(ABC):
         """A number that grows with every put and delete (``0`` before the first)."""
 
 
+@dataclass(frozen=True)
+class StoredExperiment:
+    """An experiment as stored: the columns the store itself needs and the rest as a document.
+
+    ``status`` is ``"draft"``, ``"running"`` or ``"stopped"``. ``slice`` is the part
+    ``[start, end)`` of its layer's hash range the experiment holds, set when it starts.
+    """
+
+    experiment_id: str
+    placement: str
+    layer: str
+    traffic: float
+    definition: dict[str, Any]
+    created_at: datetime
+    status: str = "draft"
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    slice: tuple[float, float] | None = None
+
+
+class ExperimentRepository(ABC):
+    """Experiment definitions and their life cycle: draft → running → stopped.
+
+    Starting an experiment gives it a slice of its layer's hash range ``[0, 1)`` as wide as its
+    ``traffic``: the lowest free one among the running experiments of the layer, taken under a
+    lock so that two replicas starting experiments at once cannot take overlapping slices.
+    """
+
+    @abstractmethod
+    def create(self, experiment: StoredExperiment) -> None:
+        """Store a new draft; ``Conflict`` if the id exists (whatever its status)."""
+
+    @abstractmethod
+    def get(self, experiment_id: str) -> StoredExperiment | None: ...
+
+    @abstractmethod
+    def list(self, status: str | None = None) -> list[StoredExperiment]:
+        """Every experiment (of ``status``), oldest first."""
+
+    @abstractmethod
+    def start(self, experiment_id: str, now: datetime) -> StoredExperiment:
+        """Run a draft: ``NotFound`` if unknown; ``Conflict`` if it is not a draft, if its layer
+        has no free slice as wide as its traffic, or if an experiment of another layer runs on
+        the same placement (a user could be in both)."""
+
+    @abstractmethod
+    def stop(self, experiment_id: str, now: datetime) -> StoredExperiment:
+        """Stop a running experiment for good (its slice frees); ``NotFound`` if unknown,
+        ``Conflict`` if it is not running."""
+
+
 class Snapshot(ABC):
     """Bulk, columnar reads for training: the store's side of ``store snapshot → trainer``.
 
@@ -323,6 +374,7 @@ class DataStore(ABC):
     snapshot: Snapshot
     exposures: ExposureLog
     placements: PlacementRepository
+    experiments: ExperimentRepository
 
     @abstractmethod
     def migrate(self) -> None:

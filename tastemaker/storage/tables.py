@@ -197,3 +197,24 @@ placements = sa.Table(
     sa.UniqueConstraint("name", "version"),
     info={"no_user_data": "placement configurations written by operators"},
 )
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("experiment_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("placement", sa.String(128), nullable=False),
+    sa.Column("layer", sa.String(128), nullable=False),
+    sa.Column("traffic", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # The share of the layer's hash range [slice_start, slice_end) the experiment holds while
+    # running; set when it starts, kept after it stops (its analysis needs no more than that).
+    sa.Column("slice_start", sa.Float),
+    sa.Column("slice_end", sa.Float),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("created_at", EpochMicros, nullable=False),
+    sa.Column("started_at", EpochMicros),
+    sa.Column("stopped_at", EpochMicros),
+    sa.Index("ix_experiments_status", "status"),
+    info={"no_user_data": "experiment definitions written by operators"},
+)

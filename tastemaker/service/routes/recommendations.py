@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
 from tastemaker.catalog.exposures import ExposedItem, Exposure
 from tastemaker.errors import FieldProblem, InvalidInput, NotFound, StorageError
+from tastemaker.experiments.assignment import Assignment
 from tastemaker.models.base import SIMILAR, ItemFilter
 from tastemaker.pipeline.pipeline import Recommendations, new_id
 from tastemaker.pipeline.state import RecommendationRequest
@@ -27,6 +29,7 @@ from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.serving.runtime import Serving
 from tastemaker.storage.types import from_micros, to_micros
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["recommendations"])
 _ERRORS = error_responses(401, 403, 404, 422, 503)
 
@@ -84,6 +87,12 @@ class RecommendationsOut(BaseModel):
     )
     degraded: list[str] = Field(default_factory=list)
     cached: bool = False
+    experiment: str | None = Field(
+        default=None, description="The experiment the user is in on this placement, if any"
+    )
+    arm: str | None = Field(
+        default=None, description="The user's arm of the experiment ('holdout': held out)"
+    )
 
     def shown(self, explain: bool) -> RecommendationsOut:
         """The response as sent: contributions and features only when asked for."""
@@ -98,10 +107,14 @@ class RecommendationsOut(BaseModel):
         return _exposure_of(self.model_dump(), now, context)
 
     @classmethod
-    def of(cls, r: Recommendations) -> RecommendationsOut:
+    def of(
+        cls, r: Recommendations, placement: str, assignment: Assignment | None = None
+    ) -> RecommendationsOut:
+        """The response to a request for ``placement`` (answered, under an experiment, with
+        the configuration of the user's arm)."""
         return cls(
             recommendation_id=r.recommendation_id,
-            placement=r.placement,
+            placement=placement,
             user_id=r.user_id,
             page=r.page,
             items=[
@@ -122,6 +135,8 @@ class RecommendationsOut(BaseModel):
             ranking=r.ranking,
             fallback=r.fallback,
             degraded=r.degraded,
+            experiment=assignment.experiment if assignment else None,
+            arm=assignment.arm if assignment else None,
         )
 
 
@@ -159,13 +174,21 @@ class _Reader:
         Pages after the first (``recommendation_id``) are never cached: each continues its own
         list. A cache that fails counts as a miss. The cache holds the full answer (features
         included, for the exposure log); what is sent leaves them out unless ``explain``.
+        When an experiment runs on the placement and includes the user, the user's arm's
+        configuration answers (cached apart from the other arms'), and the response and its
+        exposure name the experiment and the arm.
         """
         started = time.perf_counter()
         pipeline = self.serving.pipeline
         config = pipeline.placement(q.placement)  # 404 before any work
+        assigned = self._assign(user_id, q.placement)
+        served = q.placement
+        if assigned is not None:
+            served = assigned.placement
+            config = pipeline.placement(served)
         cacheable = q.recommendation_id is None and config.cache_ttl_seconds > 0
         key = pipeline.user_key(user_id)
-        variant = _variant(q)
+        variant = _variant(q, assigned)
         stamp = None
         cache_failed = False
         if cacheable:
@@ -183,7 +206,7 @@ class _Reader:
                 self.metrics.cache_miss(q.placement)
         request = RecommendationRequest(
             user_id=user_id,
-            placement=q.placement,
+            placement=served,
             k=q.k,
             context_item=q.item_id,
             context=q.context,
@@ -194,7 +217,7 @@ class _Reader:
         result = pipeline.recommend(request, now)
         if cache_failed:
             result.degraded.append("cache: unavailable, answered without it")
-        out = RecommendationsOut.of(result)
+        out = RecommendationsOut.of(result, q.placement, assigned)
         if result.fallback is not None:
             reason = "model_unavailable" if result.degraded else "no_candidates"
             self.metrics.fallback(q.placement, reason)
@@ -217,6 +240,22 @@ class _Reader:
             for item in doc["items"]:
                 item["contributions"] = item["features"] = None
         return json.dumps(doc, separators=(",", ":")).encode()
+
+    def _assign(self, user_id: str, placement: str) -> Assignment | None:
+        """The user's experiment arm on ``placement``, if an experiment includes them."""
+        found = self.serving.experiments.assign(placement, user_id)
+        if found is not None and found.placement not in self.serving.pipeline.placements:
+            # The arm's configuration was deleted while the experiment runs: answer as if
+            # there were no experiment rather than fail (and attribute nothing to the arm).
+            log.warning(
+                "experiment %s arm %s: placement %r is gone; serving %r",
+                found.experiment,
+                found.arm,
+                found.placement,
+                placement,
+            )
+            return None
+        return found
 
 
 def _exposure_of(doc: dict[str, Any], now: datetime, context: dict[str, Any]) -> Exposure:
@@ -241,8 +280,8 @@ def _exposure_of(doc: dict[str, Any], now: datetime, context: dict[str, Any]) ->
         items=items,
         models=doc["models"],
         context=context,
-        experiment=None,
-        arm=None,
+        experiment=doc.get("experiment"),
+        arm=doc.get("arm"),
         fallback=doc["fallback"],
     )
 
@@ -252,10 +291,14 @@ def _json(body: bytes) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-def _variant(q: RecommendationQuery) -> str:
-    """What besides user and placement makes two requests' answers differ."""
+def _variant(q: RecommendationQuery, assigned: Assignment | None = None) -> str:
+    """What besides user and placement makes two requests' answers differ (the experiment
+    arm too: arms never share a cached list)."""
+    arm = None if assigned is None else [assigned.experiment, assigned.arm]
     return json.dumps(
-        [q.k, q.item_id, sorted(q.exclude), q.explain, q.context], sort_keys=True, default=str
+        [q.k, q.item_id, sorted(q.exclude), q.explain, q.context, arm],
+        sort_keys=True,
+        default=str,
     )
 
 

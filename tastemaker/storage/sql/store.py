@@ -11,6 +11,7 @@ from tastemaker.storage.base import DataStore
 from tastemaker.storage.migrations import upgrade
 from tastemaker.storage.sql.engine import create_engine
 from tastemaker.storage.sql.events import SqlEvents
+from tastemaker.storage.sql.experiments import SqlExperiments
 from tastemaker.storage.sql.exposures import SqlExposures
 from tastemaker.storage.sql.items import SqlItems
 from tastemaker.storage.sql.keys import SqlKeys
@@ -42,6 +43,7 @@ class SqlStore(DataStore):
         self.snapshot = SqlSnapshot(self.engine, codec)
         self.exposures = SqlExposures(self.engine, codec)
         self.placements = SqlPlacements(self.engine)
+        self.experiments = SqlExperiments(self.engine)
 
     def migrate(self) -> None:
         upgrade(self.engine)
