@@ -54,7 +54,17 @@ class Explainer:
         self.interests: dict[str, float] = (
             {} if profile is None else dict(profile.top_affinities("tags", now=now, n=50))
         )
-        self.read = [e.item_id for e in user.history if e.feedback is FeedbackClass.POSITIVE][:50]
+        self.read: list[tuple[str, frozenset[str]]] = []
+        seen: set[str] = set()
+        for e in user.history:  # newest first: the 20 latest distinct reads with tags
+            if e.feedback is not FeedbackClass.POSITIVE or e.item_id in seen:
+                continue
+            seen.add(e.item_id)
+            row = catalog.row(e.item_id)
+            if row is not None and row.nodes:
+                self.read.append((e.item_id, row.nodes))
+                if len(self.read) >= 20:
+                    break
 
     def _title(self, item_id: str) -> str:
         row = self.catalog.row(item_id)
@@ -80,11 +90,8 @@ class Explainer:
             if row is None or not row.nodes:
                 return None
             overlap = 0
-            for read in self.read:
-                other = self.catalog.row(read)
-                if other is None:
-                    continue
-                shared = len(row.nodes & other.nodes)
+            for read, nodes in self.read:
+                shared = len(row.nodes & nodes)
                 if shared > overlap:
                     anchor, overlap = read, shared
             if anchor is None:

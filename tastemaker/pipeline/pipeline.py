@@ -156,14 +156,18 @@ class Pipeline:
         """The user's state and the page the request asks for."""
         key = self.user_key(user_id)
         classify = self.settings.feedback.classify
+        classes: dict[tuple[str, float | None], tuple[FeedbackClass, float]] = {}
         history: list[HistoryEvent] = []
         for item_id, kind, value, ts, received in self.store.events.history(
             user_id, self.history_limit
         ):
             if item_id is None:
                 continue
-            cls, weight = classify(kind, value)
-            history.append(HistoryEvent(item_id, FeedbackClass(cls), weight, ts, received))
+            found = classes.get((kind, value))
+            if found is None:
+                cls, weight = classify(kind, value)
+                found = classes[(kind, value)] = (FeedbackClass(cls), weight)
+            history.append(HistoryEvent(item_id, found[0], found[1], ts, received))
         profile = self.profiles.get(key) if self.profiles is not None else None
         state = UserState(user_id, key, profile, history)
         page = 0
