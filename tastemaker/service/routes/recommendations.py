@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
@@ -286,6 +287,19 @@ def _exposure_of(doc: dict[str, Any], now: datetime, context: dict[str, Any]) ->
     )
 
 
+READ_THREADS = 4
+"""Recommendation requests one process computes at once. More only make the threads fight over
+the interpreter lock: under overload (bench/serve.py at 200/s) the CPU per request doubled with
+the default pool of 40 threads."""
+
+
+async def _run(request: Request, fn: Callable[..., bytes], *args: Any) -> bytes:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "read_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.read_limiter = anyio.CapacityLimiter(READ_THREADS)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
 def _json(body: bytes) -> Response:
     # Returned as is: FastAPI would otherwise validate and serialize the model a second time.
     return Response(content=body, media_type="application/json")
@@ -317,6 +331,7 @@ ReaderDep = Annotated[_Reader, Depends(_reader)]
 )
 async def get_recommendations(
     user_id: IdPath,
+    request: Request,
     reader: ReaderDep,
     now: NowDep,
     _: ReadKey,
@@ -346,7 +361,7 @@ async def get_recommendations(
             for e in exc.errors()
         ]
         raise InvalidInput("the query is invalid", problems) from None
-    return _json(await run_in_threadpool(reader.answer, user_id, q, to_micros(now)))
+    return _json(await _run(request, reader.answer, user_id, q, to_micros(now)))
 
 
 @router.post(
@@ -356,9 +371,14 @@ async def get_recommendations(
     summary="Recommendations for a user, with rich context in the body",
 )
 async def post_recommendations(
-    user_id: IdPath, query: RecommendationQuery, reader: ReaderDep, now: NowDep, _: ReadKey
+    user_id: IdPath,
+    request: Request,
+    query: RecommendationQuery,
+    reader: ReaderDep,
+    now: NowDep,
+    _: ReadKey,
 ) -> Response:
-    return _json(await run_in_threadpool(reader.answer, user_id, query, to_micros(now)))
+    return _json(await _run(request, reader.answer, user_id, query, to_micros(now)))
 
 
 class SimilarItemOut(BaseModel):
