@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -25,7 +25,7 @@ from tastemaker.pipeline.state import RecommendationRequest
 from tastemaker.service.deps import NowDep, ReadKey
 from tastemaker.service.routes.common import IdPath
 from tastemaker.service.schemas import error_responses
-from tastemaker.serving.cache import CacheStatus, RecommendationCache
+from tastemaker.serving.cache import CacheStatus, MemoryCache, RecommendationCache
 from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.serving.runtime import Serving
 from tastemaker.storage.types import from_micros, to_micros
@@ -35,7 +35,7 @@ router = APIRouter(tags=["recommendations"])
 _ERRORS = error_responses(401, 403, 404, 422, 503)
 
 
-def _serving(request: Request) -> Serving:
+async def _serving(request: Request) -> Serving:
     serving: Serving | None = getattr(request.app.state, "serving", None)
     if serving is None:
         raise StorageError("the recommender is not loaded yet; retry once the server has started")
@@ -169,8 +169,26 @@ class _Reader:
     cache: RecommendationCache
     metrics: ServiceMetrics
 
-    def answer(self, user_id: str, q: RecommendationQuery, now: int) -> bytes:
-        """The pipeline's answer as JSON, from the cache when a fresh copy is there.
+    def cached(self, user_id: str, q: RecommendationQuery, now: int) -> bytes | None:
+        """The answer if the in-process cache holds it, else ``None`` (nothing counted): cheap
+        and non-blocking, so the event loop can try it before handing the request to a thread."""
+        if not isinstance(self.cache, MemoryCache) or q.recommendation_id is not None:
+            return None
+        return self.answer(user_id, q, now, only_cached=True)
+
+    @overload
+    def answer(self, user_id: str, q: RecommendationQuery, now: int) -> bytes: ...
+
+    @overload
+    def answer(
+        self, user_id: str, q: RecommendationQuery, now: int, *, only_cached: bool
+    ) -> bytes | None: ...
+
+    def answer(
+        self, user_id: str, q: RecommendationQuery, now: int, *, only_cached: bool = False
+    ) -> bytes | None:
+        """The pipeline's answer as JSON, from the cache when a fresh copy is there
+        (``only_cached``: ``None`` instead of computing it).
 
         Pages after the first (``recommendation_id``) are never cached: each continues its own
         list. A cache that fails counts as a miss. The cache holds the full answer (features
@@ -188,6 +206,8 @@ class _Reader:
             served = assigned.placement
             config = pipeline.placement(served)
         cacheable = q.recommendation_id is None and config.cache_ttl_seconds > 0
+        if only_cached and not cacheable:
+            return None
         key = pipeline.user_key(user_id)
         variant = _variant(q, assigned)
         stamp = None
@@ -200,6 +220,8 @@ class _Reader:
                 body = self._replay(found.value, now, q)
                 self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
                 return body
+            if only_cached:
+                return None
             if found.status is CacheStatus.ERROR:
                 cache_failed = True
                 self.metrics.cache_error(q.placement)
@@ -316,8 +338,8 @@ def _variant(q: RecommendationQuery, assigned: Assignment | None = None) -> str:
     )
 
 
-def _reader(request: Request) -> _Reader:
-    return _Reader(_serving(request), request.app.state.cache, request.app.state.metrics)
+async def _reader(request: Request) -> _Reader:
+    return _Reader(await _serving(request), request.app.state.cache, request.app.state.metrics)
 
 
 ReaderDep = Annotated[_Reader, Depends(_reader)]
@@ -361,7 +383,10 @@ async def get_recommendations(
             for e in exc.errors()
         ]
         raise InvalidInput("the query is invalid", problems) from None
-    return _json(await _run(request, reader.answer, user_id, q, to_micros(now)))
+    return _json(
+        reader.cached(user_id, q, to_micros(now))
+        or await _run(request, reader.answer, user_id, q, to_micros(now))
+    )
 
 
 @router.post(
@@ -378,7 +403,10 @@ async def post_recommendations(
     now: NowDep,
     _: ReadKey,
 ) -> Response:
-    return _json(await _run(request, reader.answer, user_id, query, to_micros(now)))
+    return _json(
+        reader.cached(user_id, query, to_micros(now))
+        or await _run(request, reader.answer, user_id, query, to_micros(now))
+    )
 
 
 class SimilarItemOut(BaseModel):
