@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,6 +169,7 @@ class _Reader:
     serving: Serving
     cache: RecommendationCache
     metrics: ServiceMetrics
+    replays: _Replays
 
     def cached(self, user_id: str, q: RecommendationQuery, now: int) -> bytes | None:
         """The answer if the in-process cache holds it, else ``None`` (nothing counted): cheap
@@ -253,16 +255,20 @@ class _Reader:
 
     def _replay(self, cached: bytes, now: int, q: RecommendationQuery) -> bytes:
         """A cached answer shown again: a new recommendation id (this showing is attributed on
-        its own) and its own exposure. Plain JSON handling: the cached document was produced
-        and validated by this server, and a hit must cost little more than a trivial request."""
-        doc = json.loads(cached)
-        doc["recommendation_id"] = new_id()
-        doc["cached"] = True
-        self.serving.exposures.submit(_exposure_of(doc, from_micros(now), q.context))
-        if not q.explain:
-            for item in doc["items"]:
-                item["contributions"] = item["features"] = None
-        return json.dumps(doc, separators=(",", ":")).encode()
+        its own) and its own exposure. The cached document is parsed once per process
+        (:class:`_Replays`): a hit must cost little more than a trivial request."""
+        rid = new_id()
+        head, tail, exposure = self.replays.get(cached, q)
+        self.serving.exposures.submit(
+            exposure.model_copy(
+                update={
+                    "recommendation_id": rid,
+                    "created_at": from_micros(now),
+                    "context": q.context,
+                }
+            )
+        )
+        return head + rid.encode() + tail
 
     def _assign(self, user_id: str, placement: str) -> Assignment | None:
         """The user's experiment arm on ``placement``, if an experiment includes them."""
@@ -278,6 +284,40 @@ class _Reader:
                 placement,
             )
             return None
+        return found
+
+
+_RID = "\u0000rid\u0000"
+
+
+class _Replays:
+    """Cached answers already parsed: the response around its recommendation id, and the
+    exposure to log, per cached document (bounded; the oldest go first)."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._parsed: dict[tuple[bytes, bool], tuple[bytes, bytes, Exposure]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, cached: bytes, q: RecommendationQuery) -> tuple[bytes, bytes, Exposure]:
+        key = (cached, q.explain)
+        found = self._parsed.get(key)
+        if found is not None:
+            return found
+        doc = json.loads(cached)
+        doc["cached"] = True
+        exposure = _exposure_of(doc, from_micros(0), {})
+        doc["recommendation_id"] = _RID
+        if not q.explain:
+            for item in doc["items"]:
+                item["contributions"] = item["features"] = None
+        text = json.dumps(doc, separators=(",", ":"))
+        head, tail = text.split(json.dumps(_RID)[1:-1], 1)
+        found = (head.encode(), tail.encode(), exposure)
+        with self._lock:
+            if len(self._parsed) >= self.capacity:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = found
         return found
 
 
@@ -339,7 +379,11 @@ def _variant(q: RecommendationQuery, assigned: Assignment | None = None) -> str:
 
 
 async def _reader(request: Request) -> _Reader:
-    return _Reader(await _serving(request), request.app.state.cache, request.app.state.metrics)
+    state = request.app.state
+    replays: _Replays | None = getattr(state, "replays", None)
+    if replays is None:
+        replays = state.replays = _Replays()
+    return _Reader(await _serving(request), state.cache, state.metrics, replays)
 
 
 ReaderDep = Annotated[_Reader, Depends(_reader)]
