@@ -330,8 +330,10 @@ class Pipeline:
         if strength > 0 and len(ranked) > 1:
             window = ranked[: max(config.diversity.window, k)]
             sim = self._similarity(candidates, window, config, catalog)
-            picked = mmr(candidates.score[window], sim, strength, len(window))
-            ranked = [window[j] for j in picked] + ranked[len(window) :]
+            # Only the page's positions need choosing; the rest of the window keeps score order.
+            picked = mmr(candidates.score[window], sim, strength, k)
+            chosen = {window[j] for j in picked}
+            ranked = [window[j] for j in picked] + [r for r in ranked if r not in chosen]
         if config.rules.promotions:
             ranked = promote(ranked, candidates, config.rules, catalog, k)
         return [int(p) for p in ranked[:k]]
