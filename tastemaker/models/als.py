@@ -102,11 +102,21 @@ class ALS(Recommender[ALSConfig]):
                 dtype=np.float32,
             )
             solver.fit(conf, show_progress=False)
-        self.user_factors_ = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
-        self.item_factors_ = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
+        self._set_factors(
+            np.ascontiguousarray(solver.user_factors, dtype=np.float32),
+            np.ascontiguousarray(solver.item_factors, dtype=np.float32),
+        )
+
+    def _set_factors(self, users: np.ndarray, items: np.ndarray) -> None:
+        """The factors, and what every request derives from the item factors, made once: a
+        server scores one user per request, where copying the whole matrix to float64 cost more
+        than the product."""
+        self.user_factors_ = users
+        self.item_factors_ = items
+        self._items64 = items.astype(np.float64)
+        norms = np.linalg.norm(self._items64, axis=1)
+        self._unit_items = self._items64 / np.where(norms > 0, norms, 1.0)[:, None]
         self._gram: np.ndarray | None = None
-        self.__dict__.pop("_items64_", None)
-        self.__dict__.pop("_unit_items_", None)
 
     def _score(
         self,
@@ -124,27 +134,8 @@ class ALS(Recommender[ALSConfig]):
             factors[resolve] = self.solve_users(conf)
         # float64: a float32 product rounds differently with the batch's shape (BLAS picks
         # other kernels), and a user's list must not depend on who else is in the batch.
-        scores: np.ndarray = factors.astype(np.float64) @ self._items64().T
+        scores: np.ndarray = factors.astype(np.float64) @ self._items64.T
         return scores
-
-    def _items64(self) -> np.ndarray:
-        """The item factors in float64, made once (a server scores one user per request; copying
-        the whole matrix each time cost more than the product)."""
-        cached: np.ndarray | None = self.__dict__.get("_items64_")
-        if cached is None or cached.shape != self.item_factors_.shape:
-            cached = self.__dict__["_items64_"] = self.item_factors_.astype(np.float64)
-        return cached
-
-    def _unit_items(self) -> np.ndarray:
-        """The item factors scaled to unit length (float64), made once."""
-        cached: np.ndarray | None = self.__dict__.get("_unit_items_")
-        if cached is None or cached.shape != self.item_factors_.shape:
-            factors = self._items64()
-            norms = np.linalg.norm(factors, axis=1)
-            cached = self.__dict__["_unit_items_"] = (
-                factors / np.where(norms > 0, norms, 1.0)[:, None]
-            )
-        return cached
 
     def solve_users(self, confidences: sp.csr_matrix) -> np.ndarray:
         """User factors that best explain ``confidences`` with the item factors held fixed.
@@ -152,7 +143,7 @@ class ALS(Recommender[ALSConfig]):
         The exact ALS user step: ``x_u = (YᵀC_uY + λI)⁻¹ YᵀC_u p_u`` for each row, in the signed
         convention of :func:`confidence_matrix`.
         """
-        y = self._items64()
+        y = self._items64
         if self._gram is None:
             self._gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
         n = confidences.shape[0]
@@ -170,7 +161,7 @@ class ALS(Recommender[ALSConfig]):
         return solved.astype(np.float32)
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
-        unit = self._unit_items()
+        unit = self._unit_items
         sims: np.ndarray = unit[items] @ unit.T
         return sims
 
@@ -178,8 +169,4 @@ class ALS(Recommender[ALSConfig]):
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"]
-        self.item_factors_ = arrays["item_factors"]
-        self._gram = None
-        self.__dict__.pop("_items64_", None)
-        self.__dict__.pop("_unit_items_", None)
+        self._set_factors(arrays["user_factors"], arrays["item_factors"])

@@ -98,6 +98,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self.data_: Dataset | None = None
         self._extra: dict[str, dict[int, float]] = {}
         self._extra_neg: dict[str, dict[int, float]] = {}
+        self._allowed_memo: dict[ItemFilter | None, np.ndarray] = {}
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -117,7 +118,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self.data_ = data
         self._extra = {}
         self._extra_neg = {}
-        self.__dict__.pop("_allowed_memo", None)
+        self._allowed_memo = {}
         pop = np.asarray(data.positives.getnnz(axis=0), dtype=np.float32)
         self.popularity_ = pop
         self._fit(data)
@@ -299,7 +300,7 @@ class Recommender(ABC, Generic[ConfigT]):
     def _allowed_cached(self, filters: ItemFilter | None) -> np.ndarray:
         """:meth:`_allowed` for ``filters`` without a candidate list, kept per filter (a
         server asks for the same few again and again)."""
-        cache: dict[ItemFilter | None, np.ndarray] = self.__dict__.setdefault("_allowed_memo", {})
+        cache = self._allowed_memo
         mask = cache.get(filters)
         if mask is None:
             if len(cache) >= 256:

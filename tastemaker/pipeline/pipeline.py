@@ -13,7 +13,6 @@ fallback models answer (trending, popular), then the newest items; the answer sa
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -268,26 +267,31 @@ class Pipeline:
         proposals: list[tuple[SourceSpec, Proposal]] = []
         degraded: list[str] = []
         for spec in config.sources:
-            started = time.perf_counter()
-            try:
-                p = propose(
-                    SourceInput(
-                        spec, request, user, catalog, self.models, now, exclude_seen, self.shared
-                    )
-                )
-            except Exception as exc:
-                log.exception("source %s failed", spec.name)
-                p = Proposal(missing=f"failed: {exc}")
+            p = self._propose(spec, request, user, catalog, now, exclude_seen)
             if p.missing is not None:
                 degraded.append(f"{spec.name}: {p.missing}")
             proposals.append((spec, p))
-            log.debug(
-                "source %s: %d items in %.1f ms",
-                spec.name,
-                len(p.item_ids),
-                (time.perf_counter() - started) * 1e3,
-            )
         return merge([s.name for s, _ in proposals], [p for _, p in proposals], catalog), degraded
+
+    def _propose(
+        self,
+        spec: SourceSpec,
+        request: RecommendationRequest,
+        user: UserState,
+        catalog: ServingCatalog,
+        now: int,
+        exclude_seen: bool,
+    ) -> Proposal:
+        """What one source proposes; a source that fails proposes nothing and says why."""
+        try:
+            return propose(
+                SourceInput(
+                    spec, request, user, catalog, self.models, now, exclude_seen, self.shared
+                )
+            )
+        except Exception as exc:
+            log.exception("source %s failed", spec.name)
+            return Proposal(missing=f"failed: {exc}")
 
     def _fallback(
         self,
@@ -304,13 +308,7 @@ class Pipeline:
         ]
         specs.append(SourceSpec(kind="recent", k=500))
         for spec in specs:
-            try:
-                p = propose(
-                    SourceInput(spec, request, user, catalog, self.models, now, True, self.shared)
-                )
-            except Exception:
-                log.exception("fallback source %s failed", spec.name)
-                continue
+            p = self._propose(spec, request, user, catalog, now, True)
             if p.missing is not None or not p.item_ids:
                 continue
             c = merge([spec.name], [p], catalog)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -93,6 +94,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Work handed to threads, bounded per kind: more threads only fight over the interpreter
+    # lock. SQLite takes one writer at a time anyway.
+    sqlite = settings.database_url.startswith("sqlite")
+    app.state.ingest_limiter = anyio.CapacityLimiter(
+        settings.ingest_concurrency or (1 if sqlite else 4)
+    )
+    app.state.read_limiter = anyio.CapacityLimiter(recommendations.READ_THREADS)
+    app.state.replays = recommendations.Replays()
     app.state.key_cache = KeyCache()
     app.state.cache = open_cache(settings) if cache is None else cache
     app.state.metrics = ServiceMetrics()

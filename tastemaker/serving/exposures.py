@@ -126,8 +126,8 @@ class ExposureWriter:
     def _forget(self, exposure: Exposure) -> None:
         pages = self._pending.get(exposure.recommendation_id)
         if pages is not None:
-            if exposure in pages:
-                pages.remove(exposure)
+            # By identity: equality would compare every field of every page.
+            pages[:] = [p for p in pages if p is not exposure]
             if not pages:
                 del self._pending[exposure.recommendation_id]
 

@@ -88,15 +88,5 @@ async def post_events(
         now,
         profiles,
         after_ingest(request),
-        limiter=_limiter(request),
+        limiter=request.app.state.ingest_limiter,
     )
-
-
-def _limiter(request: Request) -> anyio.CapacityLimiter:
-    """The app's limit on event batches handled at once (``settings.ingest_concurrency``)."""
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "ingest_limiter", None)
-    if limiter is None:
-        settings: Settings = request.app.state.settings
-        n = settings.ingest_concurrency or (1 if settings.database_url.startswith("sqlite") else 4)
-        limiter = request.app.state.ingest_limiter = anyio.CapacityLimiter(n)
-    return limiter

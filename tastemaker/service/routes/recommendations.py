@@ -169,7 +169,7 @@ class _Reader:
     serving: Serving
     cache: RecommendationCache
     metrics: ServiceMetrics
-    replays: _Replays
+    replays: Replays
 
     def cached(self, user_id: str, q: RecommendationQuery, now: int) -> bytes | None:
         """The answer if the in-process cache holds it, else ``None`` (nothing counted): cheap
@@ -256,7 +256,7 @@ class _Reader:
     def _replay(self, cached: bytes, now: int, q: RecommendationQuery) -> bytes:
         """A cached answer shown again: a new recommendation id (this showing is attributed on
         its own) and its own exposure. The cached document is parsed once per process
-        (:class:`_Replays`): a hit must cost little more than a trivial request."""
+        (:class:`Replays`): a hit must cost little more than a trivial request."""
         rid = new_id()
         head, tail, exposure = self.replays.get(cached, q)
         self.serving.exposures.submit(
@@ -290,7 +290,7 @@ class _Reader:
 _RID = "\u0000rid\u0000"
 
 
-class _Replays:
+class Replays:
     """Cached answers already parsed: the response around its recommendation id, and the
     exposure to log, per cached document (bounded; the oldest go first)."""
 
@@ -356,9 +356,7 @@ the default pool of 40 threads."""
 
 
 async def _run(request: Request, fn: Callable[..., bytes], *args: Any) -> bytes:
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "read_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.read_limiter = anyio.CapacityLimiter(READ_THREADS)
+    limiter: anyio.CapacityLimiter = request.app.state.read_limiter
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
@@ -380,10 +378,7 @@ def _variant(q: RecommendationQuery, assigned: Assignment | None = None) -> str:
 
 async def _reader(request: Request) -> _Reader:
     state = request.app.state
-    replays: _Replays | None = getattr(state, "replays", None)
-    if replays is None:
-        replays = state.replays = _Replays()
-    return _Reader(await _serving(request), state.cache, state.metrics, replays)
+    return _Reader(await _serving(request), state.cache, state.metrics, state.replays)
 
 
 ReaderDep = Annotated[_Reader, Depends(_reader)]

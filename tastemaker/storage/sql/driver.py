@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from tastemaker.storage.sql.dialect import chunks
+
 IN_CHUNK = 500
 """Values per ``IN (…)`` list, below SQLite's limit on bound parameters."""
 
@@ -34,8 +36,7 @@ def select_in(
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     out: list[tuple[Any, ...]] = []
     try:
-        for start in range(0, len(values), IN_CHUNK):
-            part = values[start : start + IN_CHUNK]
+        for part in chunks(values, IN_CHUNK):
             marks = ",".join([mark] * len(part))
             cursor.execute(f"SELECT {columns} FROM {table} WHERE {key} IN ({marks})", part)
             out.extend(cursor.fetchall())
