@@ -77,7 +77,7 @@ def test_share_zero_changes_nothing() -> None:
     assert out == Explored.unchanged(PAGE)
     assert out.propensities == [1.0] * 10
     store = ExplorationStore(lambda _: spec)
-    assert store.arrange("p", spec, candidates(), PAGE, "u", 0) == Explored.unchanged(PAGE)
+    assert store.arrange("p", spec, candidates(), PAGE, RANKED, "u", 0) == Explored.unchanged(PAGE)
 
 
 @pytest.mark.parametrize("policy", ["thompson", "epsilon_greedy", "ucb1"])
@@ -135,10 +135,10 @@ def test_explored_items_appear_as_often_as_their_propensities(policy: str) -> No
 def test_deterministic_given_the_seed() -> None:
     spec = ExplorationSpec(share=0.3, seed=7)
     store = ExplorationStore(lambda _: spec)
-    first = store.arrange("p", spec, candidates(), PAGE, "u1", 1000)
-    assert store.arrange("p", spec, candidates(), PAGE, "u1", 1000) == first
+    first = store.arrange("p", spec, candidates(), PAGE, RANKED, "u1", 1000)
+    assert store.arrange("p", spec, candidates(), PAGE, RANKED, "u1", 1000) == first
     others = {
-        tuple(store.arrange("p", spec, candidates(), PAGE, f"u{n}", 1000).positions)
+        tuple(store.arrange("p", spec, candidates(), PAGE, RANKED, f"u{n}", 1000).positions)
         for n in range(20)
     }
     assert len(others) > 1
@@ -155,7 +155,7 @@ def serve_and_log(
     shown, events = [], []
     for r in range(requests):
         rid = f"r{r}"
-        out = store.arrange("home", spec, candidates(), PAGE, f"u{r % 7}", r)
+        out = store.arrange("home", spec, candidates(), PAGE, RANKED, f"u{r % 7}", r)
         outcomes = []
         for p, e in zip(out.positions, out.explored, strict=True):
             source = EXPLORE_SOURCE if e else "ease"

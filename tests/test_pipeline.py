@@ -58,7 +58,10 @@ def test_bad_placements_are_rejected_with_the_reason(
 def test_merge_keeps_each_sources_score_and_rank() -> None:
     c = merge(
         ["a", "b"],
-        [Proposal(["i1", "i2", "zz"], [3.0, 2.0, 1.0]), Proposal(["i2", "i3"], [9.0, 8.0])],
+        [
+            Proposal.of_ids(CATALOG, ["i1", "i2", "zz"], [3.0, 2.0, 1.0]),
+            Proposal.of_ids(CATALOG, ["i2", "i3"], [9.0, 8.0]),
+        ],
         CATALOG,
     )
     assert c.item_ids == ["i1", "i2", "i3"]  # zz is not in the catalog
@@ -97,7 +100,10 @@ def test_blended_weights_lie_between_the_two_tables(
 def test_hybrids_rank_by_the_chosen_sources() -> None:
     c = merge(
         ["cf", "pop"],
-        [Proposal(["i1", "i2"], [1.0, 0.0]), Proposal(["i2", "i1"], [1.0, 0.0])],
+        [
+            Proposal.of_ids(CATALOG, ["i1", "i2"], [1.0, 0.0]),
+            Proposal.of_ids(CATALOG, ["i2", "i1"], [1.0, 0.0]),
+        ],
         CATALOG,
     )
     spec = RankingSpec(kind="switching", cold_sources=["pop"], history_threshold=2)
@@ -121,7 +127,8 @@ def test_hybrids_rank_by_the_chosen_sources() -> None:
 def test_filtered_candidates_never_hold_excluded_seen_or_negative_items(
     proposed: list[int], excluded: list[int], seen: list[int], negative: list[int]
 ) -> None:
-    c = merge(["s"], [Proposal([f"i{n}" for n in proposed], [1.0] * len(proposed))], CATALOG)
+    ids = [f"i{n}" for n in proposed]
+    c = merge(["s"], [Proposal.of_ids(CATALOG, ids, [1.0] * len(ids))], CATALOG)
     history = [HistoryEvent(f"i{n}", FeedbackClass.POSITIVE, 1.0, 0, 0) for n in seen]
     history += [HistoryEvent(f"i{n}", FeedbackClass.NEGATIVE, -1.0, 0, 0) for n in negative]
     request = RecommendationRequest("u", "p", exclude=tuple(f"i{n}" for n in excluded))

@@ -99,6 +99,8 @@ class Recommender(ABC, Generic[ConfigT]):
         self._extra: dict[str, dict[int, float]] = {}
         self._extra_neg: dict[str, dict[int, float]] = {}
         self._allowed_memo: dict[ItemFilter | None, np.ndarray] = {}
+        self._blocked_memo: dict[ItemFilter | None, np.ndarray] = {}
+        self._order_memo: tuple[np.ndarray, np.ndarray] | None = None
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self._extra = {}
         self._extra_neg = {}
         self._allowed_memo = {}
+        self._blocked_memo = {}
         pop = np.asarray(data.positives.getnnz(axis=0), dtype=np.float32)
         self.popularity_ = pop
         self._fit(data)
@@ -277,25 +280,84 @@ class Recommender(ABC, Generic[ConfigT]):
         """:meth:`recommend` for one user, without building a data frame: ``(item ids,
         scores)``, best first. The serving path asks for one user per request, where the
         frame's cost would exceed the scoring's."""
+        idx, scores = self.recommend_indices(
+            user_id, k, exclude_seen=exclude_seen, filters=filters, history=history
+        )
+        return self.data.item_ids[idx].astype(str).tolist(), scores
+
+    def recommend_indices(
+        self,
+        user_id: str,
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        filters: ItemFilter | None = None,
+        history: Mapping[str, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend_one` as the model's item indices (see ``data.item_ids``) and
+        scores, best first: the serving path maps indices to its catalog without strings."""
         if k < 1:
             raise InvalidInput("k must be at least 1", [FieldProblem(field="k", reason="≥ 1")])
-        data = self.data
-        users = [str(user_id)]
-        uidx = data.user_index(users)
-        histories = {users[0]: history} if history else None
-        pos, neg = self._rows(users, uidx, histories)
-        folded = np.array([users[0] in self._extra or users[0] in self._extra_neg or bool(history)])
-        if pos.nnz:
-            scores = np.array(self._score(uidx, pos, neg, folded), dtype=np.float32)
+        user = str(user_id)
+        uidx = int(self.data.user_index([user])[0])
+        pos, neg, folded = self._row_one(user, uidx, history)
+        if len(pos.cols):
+            scores = np.array(self._score_one(uidx, pos, neg, folded), dtype=np.float32)
         else:
-            scores = self.popularity_[None, :].copy()
-        scores[:, ~self._allowed_cached(filters)] = -np.inf
-        scores[0, neg.indices] = -np.inf
+            scores = self.popularity_.astype(np.float32, copy=True)
+        scores[self._blocked(filters)] = -np.inf
+        scores[neg.cols] = -np.inf
         if exclude_seen:
-            scores[0, pos.indices] = -np.inf
-        part, top = _top_k_indices(scores, k, self.popularity_)
-        valid = np.isfinite(top[0])
-        return data.item_ids[part[0][valid]].astype(str).tolist(), top[0][valid]
+            scores[pos.cols] = -np.inf
+        return _top_k_1d(scores, k, self._popularity_order())
+
+    def _score_one(self, uidx: int, pos: UserRow, neg: UserRow, folded: bool) -> np.ndarray:
+        """:meth:`_score` for one user (``uidx`` is ``-1`` for a user not seen in training):
+        a 1-D array. Models override it where scipy's per-call overhead on one-row matrices
+        would exceed the arithmetic; the results must equal :meth:`_score`'s."""
+        n = self.data.n_items
+        scores: np.ndarray = self._score(
+            np.array([uidx]), pos.csr(n), neg.csr(n), np.array([folded])
+        )[0]
+        return scores
+
+    def _row_one(
+        self, user: str, uidx: int, history: Mapping[str, float] | None
+    ) -> tuple[UserRow, UserRow, bool]:
+        """One user's positive and negative rows (as :meth:`_rows` builds them for a batch),
+        read straight from the stored arrays, and whether anything was folded in."""
+        data = self.data
+        extra, extra_neg = self._extra.get(user), self._extra_neg.get(user)
+        folded = bool(extra or extra_neg or history)
+        if history:
+            told, told_neg = self._with_histories([user], {user: history})
+            extra, extra_neg = told.get(user), told_neg.get(user)
+        return (
+            UserRow.of(data.positives, uidx, extra),
+            UserRow.of(data.negatives, uidx, extra_neg),
+            folded,
+        )
+
+    def _popularity_order(self) -> np.ndarray:
+        """Each item's position when sorted by popularity descending, then index: the
+        tie-break of every list, as one integer key."""
+        pop = self.popularity_
+        memo = self._order_memo
+        if memo is None or memo[0] is not pop:
+            ranks = np.empty(len(pop), dtype=np.int64)
+            ranks[np.lexsort((np.arange(len(pop)), -pop))] = np.arange(len(pop))
+            memo = self._order_memo = (pop, ranks)
+        return memo[1]
+
+    def _blocked(self, filters: ItemFilter | None) -> np.ndarray:
+        """Indices of the items ``filters`` rule out (kept per filter, like the mask)."""
+        cache = self._blocked_memo
+        blocked = cache.get(filters)
+        if blocked is None:
+            if len(cache) >= 256:
+                cache.clear()
+            blocked = cache[filters] = np.flatnonzero(~self._allowed_cached(filters))
+        return blocked
 
     def _allowed_cached(self, filters: ItemFilter | None) -> np.ndarray:
         """:meth:`_allowed` for ``filters`` without a candidate list, kept per filter (a
@@ -413,16 +475,38 @@ class Recommender(ABC, Generic[ConfigT]):
         query = idx[known]
         if not len(query):
             return []
-        scores = np.asarray(self._similar(query), dtype=np.float32).copy()
-        scores[:, ~self._allowed_cached(filters)] = -np.inf
-        scores[np.arange(len(query)), query] = -np.inf
-        part, top = _top_k_indices(scores, k, self.popularity_)
+        scores = self._similar_scores(query, filters)
         names = [str(i) for i, ok in zip(item_ids, known, strict=True) if ok]
         out = []
         for r, name in enumerate(names):
-            valid = np.isfinite(top[r])
-            out.append((name, data.item_ids[part[r][valid]].astype(str).tolist(), top[r][valid]))
+            part, top = _top_k_1d(scores[r], k, self._popularity_order())
+            out.append((name, data.item_ids[part].astype(str).tolist(), top))
         return out
+
+    def similar_to_any(
+        self, item_ids: Sequence[str], k: int, *, filters: ItemFilter | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` items most similar to any of ``item_ids`` (never one of them), by their
+        best similarity: ``(item indices, scores, the query each was closest to)``, best
+        first. The same items as merging each query's :meth:`similar_lists` by best score,
+        with one top-k instead of one per query. Unknown queries are ignored."""
+        idx = self.data.item_index([str(i) for i in item_ids])
+        query = idx[idx >= 0]
+        if not len(query):
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, np.zeros(0, dtype=np.float32), empty
+        scores = self._similar_scores(query, filters)
+        scores[:, query] = -np.inf
+        closest = np.argmax(scores, axis=0)
+        best = scores[closest, np.arange(scores.shape[1])]
+        part, top = _top_k_1d(best, k, self._popularity_order())
+        return part, top, query[closest[part]]
+
+    def _similar_scores(self, query: np.ndarray, filters: ItemFilter | None) -> np.ndarray:
+        scores = np.array(self._similar(query), dtype=np.float32)
+        scores[:, self._blocked(filters)] = -np.inf
+        scores[np.arange(len(query)), query] = -np.inf
+        return scores
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -560,6 +644,100 @@ def _settle_boundary_ties(
         slots = np.flatnonzero(top[r] == kth[r])
         part[r, slots] = chosen
         top[r, slots] = kth[r]
+
+
+def signed_rows(
+    positives: sp.csr_matrix, negatives: sp.csr_matrix, negative_weight: float, binary: bool
+) -> sp.csr_matrix:
+    """``positives − negative_weight × negatives`` as float32 CSR (weights 1 with ``binary``);
+    a copy, and without the sparse subtraction when there are no negatives (the common case
+    on the serving path, where scipy's overhead exceeds the arithmetic)."""
+    pos = positives.astype(np.float32, copy=True)
+    if binary:
+        pos.data[:] = 1.0
+    if not negatives.nnz or negative_weight == 0:
+        return sp.csr_matrix(pos)
+    neg = negatives.astype(np.float32, copy=True)
+    if binary:
+        neg.data[:] = 1.0
+    return sp.csr_matrix(pos - negative_weight * neg)
+
+
+def _top_k_1d(scores: np.ndarray, k: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_top_k_indices` of one row without its ``-inf`` entries: ``(indices, scores)``
+    in the same deterministic order (score descending, then popularity descending, then
+    index), where ``order`` is each item's position in (popularity descending, index) order
+    (:meth:`Recommender._popularity_order`)."""
+    m = len(scores)
+    kk = min(k, m)
+    if kk == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=scores.dtype)
+    if kk < m:
+        part = np.argpartition(-scores, kk - 1)[:kk]
+        kth = scores[part].min()
+        if np.isfinite(kth):
+            tied_in = np.flatnonzero(scores[part] == kth)
+            tied = np.flatnonzero(scores == kth)
+            if len(tied) > len(tied_in):  # argpartition chose among the tied arbitrarily
+                n = len(tied_in)
+                part[tied_in] = tied[np.argpartition(order[tied], n - 1)[:n]]
+    else:
+        part = np.arange(m)
+    part = part[np.lexsort((order[part], -scores[part]))]
+    top = scores[part]
+    valid = np.isfinite(top)
+    return part[valid], top[valid]
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One user's interaction row: sorted unique columns and their float32 weights."""
+
+    cols: np.ndarray
+    vals: np.ndarray
+
+    @classmethod
+    def of(
+        cls, matrix: sp.csr_matrix, row: int, extra: Mapping[int, float] | None = None
+    ) -> UserRow:
+        """Row ``row`` of ``matrix`` (empty for ``-1``) plus ``extra`` (column → weight),
+        copied out of the matrix."""
+        if row >= 0:
+            lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+            cols = matrix.indices[lo:hi].astype(np.int32)
+            vals = matrix.data[lo:hi].astype(np.float32)
+        else:
+            cols, vals = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        if extra:
+            cols = np.concatenate([cols, np.fromiter(extra, dtype=np.int32, count=len(extra))])
+            vals = np.concatenate(
+                [vals, np.fromiter(extra.values(), dtype=np.float32, count=len(extra))]
+            )
+        return cls.summed(cols, vals)
+
+    @classmethod
+    def summed(cls, cols: np.ndarray, vals: np.ndarray) -> UserRow:
+        """The row of ``cols``/``vals`` with repeated columns summed."""
+        if len(cols) > 1 and not (np.diff(cols) > 0).all():
+            cols, inverse = np.unique(cols, return_inverse=True)
+            vals = np.bincount(inverse, weights=vals, minlength=len(cols))
+        return cls(cols.astype(np.int32, copy=False), vals.astype(np.float32, copy=False))
+
+    def csr(self, n_items: int) -> sp.csr_matrix:
+        """The row as a 1 × ``n_items`` CSR matrix."""
+        indptr = np.array([0, len(self.cols)], dtype=np.int32)
+        return sp.csr_matrix((self.vals, self.cols, indptr), shape=(1, n_items), copy=False)
+
+    def signed(self, negatives: UserRow, negative_weight: float, binary: bool) -> UserRow:
+        """:func:`signed_rows` of one row: ``self − negative_weight × negatives``."""
+        pos = np.ones_like(self.vals) if binary else self.vals
+        if not len(negatives.cols) or negative_weight == 0:
+            return UserRow(self.cols, pos)
+        neg = np.ones_like(negatives.vals) if binary else negatives.vals
+        return UserRow.summed(
+            np.concatenate([self.cols, negatives.cols]),
+            np.concatenate([pos, np.float32(-negative_weight) * neg]),
+        )
 
 
 def _sparse(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:

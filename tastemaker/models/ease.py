@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from tastemaker.errors import ConfigurationError
-from tastemaker.models.base import ModelConfig, Recommender
+from tastemaker.models.base import ModelConfig, Recommender, UserRow, signed_rows
 from tastemaker.models.data import Dataset
 
 
@@ -82,14 +82,17 @@ class EASE(Recommender[EASEConfig]):
         negatives: sp.csr_matrix,
         folded: np.ndarray,
     ) -> np.ndarray:
-        pos, neg = positives.astype(np.float32), negatives.astype(np.float32)
-        if self.config.binary:
-            pos.data[:] = 1.0
-            neg.data[:] = 1.0
-        rows = sp.csr_matrix(pos - self.config.negative_weight * neg)
+        cfg = self.config
+        rows = signed_rows(positives, negatives, cfg.negative_weight, cfg.binary)
         # Sparse × dense is scipy's own row-by-row loop: a user's scores do not depend on the
         # other users of the batch (BLAS blocking could change the last bits).
         return np.asarray(rows @ self.weights_, dtype=np.float32)
+
+    def _score_one(self, uidx: int, pos: UserRow, neg: UserRow, folded: bool) -> np.ndarray:
+        cfg = self.config
+        row = pos.signed(neg, cfg.negative_weight, cfg.binary)
+        scores: np.ndarray = np.asarray(row.csr(self.data.n_items) @ self.weights_)[0]
+        return scores
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
         return np.asarray(self.weights_[items], dtype=np.float32)

@@ -32,6 +32,9 @@ from tastemaker.catalog.items import Item
 from tastemaker.catalog.tags import tag_ancestors
 from tastemaker.storage.types import to_micros
 
+DENSE_TAG_NODES = 512
+"""Up to this many distinct tag nodes the catalog keeps its item × node matrix dense."""
+
 NO_TIME = -1
 """``published_at``/``expires_at`` of an item without one."""
 
@@ -91,11 +94,27 @@ class ServingCatalog:
         self.published_at = np.array([r.published_at for r in self.rows], dtype=np.int64)
         self.expires_at = np.array([r.expires_at for r in self.rows], dtype=np.int64)
         self.recommendable = np.array([r.recommendable for r in self.rows], dtype=bool)
-        self._nodes: sp.csr_matrix | None = None
+        self._nodes: np.ndarray | sp.csr_matrix | None = None
+        self._id_order: np.ndarray | None = None
 
     def tag_similarity(self, rows: np.ndarray) -> np.ndarray:
         """Pairwise Jaccard similarity of the tag trees of ``rows`` (see
         :mod:`tastemaker.pipeline.diversity`)."""
+        nodes = self._tag_nodes()
+        m = nodes[rows]
+        if isinstance(m, np.ndarray):
+            inter = (m @ m.T).astype(np.float64)
+            sizes = m.sum(axis=1, dtype=np.float64)
+        else:
+            inter = np.asarray((m @ m.T).toarray(), dtype=np.float64)
+            sizes = np.asarray(m.sum(axis=1)).ravel()
+        union = sizes[:, None] + sizes[None, :] - inter
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, inter / union, 0.0)
+
+    def _tag_nodes(self) -> np.ndarray | sp.csr_matrix:
+        """Items × tag nodes (tags and their ancestors), 0/1: dense while the tree is small
+        (a request's row selection and product are then plain numpy), sparse beyond."""
         if self._nodes is None:
             vocab: dict[str, int] = {}
             r_, c_ = [], []
@@ -103,16 +122,22 @@ class ServingCatalog:
                 for t in item.nodes:
                     r_.append(r)
                     c_.append(vocab.setdefault(t, len(vocab)))
-            self._nodes = sp.csr_matrix(
+            m = sp.csr_matrix(
                 (np.ones(len(r_), dtype=np.float32), (r_, c_)),
                 shape=(len(self.rows), max(len(vocab), 1)),
             )
-        m = self._nodes[rows]
-        inter = np.asarray((m @ m.T).toarray(), dtype=np.float64)
-        sizes = np.asarray(m.sum(axis=1)).ravel()
-        union = sizes[:, None] + sizes[None, :] - inter
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(union > 0, inter / union, 0.0)
+            self._nodes = m.toarray() if m.shape[1] <= DENSE_TAG_NODES else m
+        return self._nodes
+
+    def id_order(self) -> np.ndarray:
+        """Each row's position in the sorted item ids: ties broken "by id" with integers."""
+        if self._id_order is None:
+            ranks = np.empty(len(self.ids), dtype=np.int64)
+            ranks[np.argsort(np.array(self.ids, dtype=object), kind="stable")] = np.arange(
+                len(self.ids)
+            )
+            self._id_order = ranks
+        return self._id_order
 
     @classmethod
     def from_items(cls, items: Iterable[Item]) -> ServingCatalog:

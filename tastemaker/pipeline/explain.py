@@ -55,6 +55,7 @@ class Explainer:
             {} if profile is None else dict(profile.top_affinities("tags", now=now, n=50))
         )
         self.read: list[tuple[str, frozenset[str]]] = []
+        self._closest: dict[str, str | None] = {}
         seen: set[str] = set()
         for e in user.history:  # newest first: the 20 latest distinct reads with tags
             if e.feedback is not FeedbackClass.POSITIVE or e.item_id in seen:
@@ -86,17 +87,24 @@ class Explainer:
 
     def because_you_read(self, item_id: str, anchor: str | None) -> Reason | None:
         if anchor is None:
-            row = self.catalog.row(item_id)
-            if row is None or not row.nodes:
-                return None
-            overlap = 0
-            for read, nodes in self.read:
-                shared = len(row.nodes & nodes)
-                if shared > overlap:
-                    anchor, overlap = read, shared
+            if item_id not in self._closest:
+                self._closest[item_id] = self._closest_read(item_id)
+            anchor = self._closest[item_id]
             if anchor is None:
                 return None
         return Reason("because_you_read", f"because you read “{self._title(anchor)}”", anchor)
+
+    def _closest_read(self, item_id: str) -> str | None:
+        """The latest read item sharing the most tags with ``item_id``, if any shares one."""
+        row = self.catalog.row(item_id)
+        if row is None or not row.nodes:
+            return None
+        anchor, overlap = None, 0
+        for read, nodes in self.read:
+            shared = len(row.nodes & nodes)
+            if shared > overlap:
+                anchor, overlap = read, shared
+        return anchor
 
     def reasons(self, candidates: Candidates, position: int) -> list[Reason]:
         """Reasons for the candidate at ``position``, the main one first."""

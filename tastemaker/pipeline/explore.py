@@ -47,7 +47,6 @@ from tastemaker.experiments.bandits import (
     ThompsonSampling,
 )
 from tastemaker.pipeline.config import ExplorationSpec
-from tastemaker.pipeline.rules import order
 from tastemaker.pipeline.state import Candidates
 from tastemaker.ranking.examples import exposure_labels
 from tastemaker.storage.base import DataStore
@@ -248,15 +247,16 @@ class ExplorationStore:
         spec: ExplorationSpec,
         candidates: Candidates,
         page: Sequence[int],
+        ranked: Sequence[int],
         user_id: str,
         now: int,
     ) -> Explored:
-        """:func:`explore` for one request of ``placement``."""
+        """:func:`explore` for one request of ``placement``; ``ranked`` holds the candidates'
+        positions by score, best first (:func:`~tastemaker.pipeline.rules.order`)."""
         if spec.count(len(page)) == 0:
             return Explored.unchanged(page)
         bandit = self.bandit(placement, spec)
         rng = request_rng(spec.seed, placement, user_id, now)
-        ranked = order(candidates).tolist()
         with self._lock:
             return explore(page, ranked, candidates.item_ids, spec, bandit, rng)
 

@@ -213,9 +213,16 @@ class Pipeline:
             candidates = self._fallback(config, request, user, catalog, now)
             ranking = "fallback"
         apply_boosts(candidates, config.rules, catalog, now)
-        positions = self._arrange(candidates, config, catalog, k)
+        ranked = order(candidates, catalog).tolist()
+        positions = self._arrange(candidates, ranked, config, catalog, k)
         explored = self.exploration.arrange(
-            request.placement, config.exploration, candidates, positions, request.user_id, now
+            request.placement,
+            config.exploration,
+            candidates,
+            positions,
+            ranked,
+            request.user_id,
+            now,
         )
         explainer = Explainer(
             {s.name: s for s in config.sources}, user, catalog, now, self._collaborative()
@@ -309,7 +316,7 @@ class Pipeline:
         specs.append(SourceSpec(kind="recent", k=500))
         for spec in specs:
             p = self._propose(spec, request, user, catalog, now, True)
-            if p.missing is not None or not p.item_ids:
+            if p.missing is not None or not len(p):
                 continue
             c = merge([spec.name], [p], catalog)
             c.score = c.norm[:, 0] if len(c) else np.zeros(0)
@@ -320,10 +327,15 @@ class Pipeline:
         return merge([], [], catalog)
 
     def _arrange(
-        self, candidates: Candidates, config: PlacementConfig, catalog: ServingCatalog, k: int
+        self,
+        candidates: Candidates,
+        ranked: list[int],
+        config: PlacementConfig,
+        catalog: ServingCatalog,
+        k: int,
     ) -> list[int]:
-        """Positions of the ``k`` items to show: by score, diversified, promotions placed."""
-        ranked = order(candidates).tolist()
+        """Positions of the ``k`` items to show (``ranked``: all by score, best first),
+        diversified, promotions placed."""
         strength = config.diversity.strength
         if strength > 0 and len(ranked) > 1:
             window = ranked[: max(config.diversity.window, k)]
@@ -379,32 +391,43 @@ class Pipeline:
 
 
 def merge(names: list[str], proposals: list[Proposal], catalog: ServingCatalog) -> Candidates:
-    """One row per proposed item in the catalog; each source's score and rank as columns."""
-    position: dict[str, int] = {}
-    for p in proposals:
-        position.update((i, 0) for i in p.item_ids if i not in position)
-    items = list(position)
-    for n, item in enumerate(items):
-        position[item] = n
-    raw = np.full((len(items), len(names)), np.nan)
-    rank = np.zeros((len(items), len(names)), dtype=np.int32)
+    """One row per proposed item in the catalog; each source's score and rank as columns.
+
+    Candidates come in the order of their first proposal; a source's rank counts every item
+    it proposed, items the catalog does not hold included."""
+    listed = [p.rows for p in proposals if len(p)]
+    every = np.concatenate(listed) if listed else np.zeros(0, dtype=np.int64)
+    uniq, first = np.unique(every, return_index=True)
+    rows = uniq[np.argsort(first)]
+    rows = rows[rows >= 0]  # items the catalog does not hold cannot pass the rules
+    position = np.full(len(catalog) + 1, -1, dtype=np.int64)  # the last entry stands for -1
+    position[rows] = np.arange(len(rows))
+    raw = np.full((len(rows), len(names)), np.nan)
+    rank = np.zeros((len(rows), len(names)), dtype=np.int32)
     anchors: dict[str, str] = {}
+    ids = catalog.ids
     for j, p in enumerate(proposals):
-        if not p.item_ids:
+        if not len(p):
             continue
-        at = np.fromiter((position[i] for i in p.item_ids), dtype=np.int64, count=len(p.item_ids))
-        scores = np.asarray(p.scores, dtype=np.float64)
+        at = position[p.rows]
+        ranks = np.arange(1, len(at) + 1, dtype=np.int32)
+        scores = np.where(np.isfinite(p.scores), p.scores, 0.0)
+        held = at >= 0
+        at, ranks, scores = at[held], ranks[held], scores[held]
         # A source lists an item once; reversed, the first (best) listing wins the assignment.
-        raw[at[::-1], j] = np.where(np.isfinite(scores), scores, 0.0)[::-1]
-        rank[at[::-1], j] = np.arange(len(at), 0, -1, dtype=np.int32)
-        for item, anchor in p.anchors.items():
-            anchors.setdefault(item, anchor)
-    rows = catalog.index(items)
+        raw[at[::-1], j] = scores[::-1]
+        rank[at[::-1], j] = ranks[::-1]
+        for row, anchor in p.anchors.items():
+            anchors.setdefault(ids[row], anchor)
     c = Candidates(
-        rows=rows, item_ids=items, sources=list(names), raw=raw, rank=rank, anchors=anchors
+        rows=rows,
+        item_ids=[ids[r] for r in rows.tolist()],
+        sources=list(names),
+        raw=raw,
+        rank=rank,
+        anchors=anchors,
     )
-    c.score = np.zeros(len(items))
-    c.boost = np.ones(len(items))
-    c.promoted = np.zeros(len(items), dtype=bool)
-    known = rows >= 0  # items the catalog does not hold cannot pass the rules
-    return c.take(known)
+    c.score = np.zeros(len(rows))
+    c.boost = np.ones(len(rows))
+    c.promoted = np.zeros(len(rows), dtype=bool)
+    return c

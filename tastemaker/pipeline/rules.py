@@ -52,7 +52,7 @@ def apply_filters(
     if request.context_item:
         drop.add(request.context_item)
     if drop:
-        keep &= np.array([i not in drop for i in candidates.item_ids], dtype=bool)
+        keep &= ~np.isin(rows, catalog.index(drop))
     if spec.max_age_days is not None:
         published = catalog.published_at[safe]
         keep &= (published >= 0) & (published >= now - int(spec.max_age_days * DAY))
@@ -87,10 +87,9 @@ def apply_boosts(
         candidates.score = base * factor
 
 
-def order(candidates: Candidates) -> np.ndarray:
+def order(candidates: Candidates, catalog: ServingCatalog) -> np.ndarray:
     """Positions of the candidates by score, best first; ties by id for a stable answer."""
-    ids = np.array(candidates.item_ids, dtype=object)
-    return np.lexsort((ids, -candidates.score))
+    return np.lexsort((catalog.id_order()[candidates.rows], -candidates.score))
 
 
 def promote(

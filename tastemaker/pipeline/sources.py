@@ -9,7 +9,7 @@ degraded answer).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,19 +20,40 @@ from tastemaker.models.base import ItemFilter
 from tastemaker.models.popularity import Popularity
 from tastemaker.pipeline.catalog import ServingCatalog
 from tastemaker.pipeline.config import SourceSpec
-from tastemaker.pipeline.models import ModelSet
+from tastemaker.pipeline.models import LoadedModel, ModelSet
 from tastemaker.pipeline.state import RecommendationRequest, UserState
 
 
 @dataclass
 class Proposal:
-    """What one source proposed."""
+    """What one source proposed: catalog rows (``-1`` for items the catalog does not hold)
+    and their scores, best first."""
 
-    item_ids: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    anchors: dict[str, str] = field(default_factory=dict)
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    anchors: dict[int, str] = field(default_factory=dict)
+    """Row → the item it was found similar to."""
     missing: str | None = None
     """Why the source could not answer (its model is not loaded …), else ``None``."""
+
+    @classmethod
+    def of_ids(
+        cls,
+        catalog: ServingCatalog,
+        item_ids: Sequence[str],
+        scores: Sequence[float] | np.ndarray,
+        anchors: dict[str, str] | None = None,
+    ) -> Proposal:
+        rows = catalog.index(item_ids)
+        at = dict(zip(item_ids, rows.tolist(), strict=True))
+        return cls(
+            rows,
+            np.asarray(scores, dtype=np.float64),
+            {at[i]: a for i, a in (anchors or {}).items() if at.get(i, -1) >= 0},
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 @dataclass(frozen=True)
@@ -59,12 +80,27 @@ def _key(spec: SourceSpec) -> tuple[object, ...]:
 
 class SharedLists:
     """Non-personalized proposals (popular, trending, recent) kept for ``ttl_seconds``: every
-    request of a placement would otherwise compute the same list again."""
+    request of a placement would otherwise compute the same list again. Also each model's
+    item → catalog row mapping, so sources hand on rows, not item ids."""
 
     def __init__(self, ttl_seconds: float = 5.0, capacity: int = 1024) -> None:
         self.ttl = ttl_seconds
         self.capacity = capacity
         self._lists: dict[tuple[object, ...], tuple[float, Proposal]] = {}
+        self._rows: dict[tuple[str, int], tuple[ServingCatalog, np.ndarray]] = {}
+
+    def rows(self, loaded: LoadedModel, catalog: ServingCatalog) -> np.ndarray:
+        """The catalog row of each of the model's items (``-1`` where the catalog has none),
+        made once per model version and catalog."""
+        key = (loaded.name, loaded.version)
+        hit = self._rows.get(key)
+        if hit is not None and hit[0] is catalog:
+            return hit[1]
+        rows = catalog.index(loaded.model.data.item_ids.astype(str).tolist())
+        if len(self._rows) >= self.capacity:
+            self._rows.clear()
+        self._rows[key] = (catalog, rows)
+        return rows
 
     def get(self, key: tuple[object, ...], make: Callable[[], Proposal]) -> Proposal:
         now = time.monotonic()
@@ -83,14 +119,14 @@ def _model_source(x: SourceInput) -> Proposal:
     if loaded is None:
         return Proposal(missing=f"model {x.spec.model!r} is not trained or not loaded")
     user = x.user
-    items, scores = loaded.model.recommend_one(
+    idx, scores = loaded.model.recommend_indices(
         user.user_key,
         x.spec.k,
         exclude_seen=x.exclude_seen,
         filters=_filters(x.spec),
         history=user.folded(loaded.trained_at_micros),
     )
-    return Proposal(items, scores.astype(float).tolist())
+    return Proposal(x.shared.rows(loaded, x.catalog)[idx], scores.astype(np.float64))
 
 
 def _popular_source(x: SourceInput) -> Proposal:
@@ -104,11 +140,11 @@ def _popular_source(x: SourceInput) -> Proposal:
 
     def make() -> Proposal:
         frame = model.recommend_segments([segment], x.spec.k, filters=_filters(x.spec))
-        return Proposal(
-            frame[Columns.ITEM].astype(str).tolist(), frame[Columns.SCORE].astype(float).tolist()
+        return Proposal.of_ids(
+            x.catalog, frame[Columns.ITEM].astype(str).tolist(), frame[Columns.SCORE].to_numpy()
         )
 
-    return x.shared.get((*_key(x.spec), loaded.version, segment), make)
+    return x.shared.get((*_key(x.spec), loaded.version, segment, id(x.catalog)), make)
 
 
 def _similar(x: SourceInput, anchors: list[str]) -> Proposal:
@@ -117,20 +153,14 @@ def _similar(x: SourceInput, anchors: list[str]) -> Proposal:
         return Proposal(missing=f"model {x.spec.model!r} is not trained or not loaded")
     if not anchors or not loaded.model.compares_items():
         return Proposal()
-    best: dict[str, tuple[float, str]] = {}
-    for anchor, items, scores in loaded.model.similar_lists(
-        anchors, x.spec.k, filters=_filters(x.spec)
-    ):
-        for item, score in zip(items, scores.tolist(), strict=True):
-            if item in anchors:
-                continue
-            if item not in best or score > best[item][0]:
-                best[item] = (score, anchor)
-    ordered = sorted(best.items(), key=lambda kv: -kv[1][0])[: x.spec.k]
+    model = loaded.model
+    idx, scores, closest = model.similar_to_any(anchors, x.spec.k, filters=_filters(x.spec))
+    rows = x.shared.rows(loaded, x.catalog)[idx]
+    names = model.data.item_ids[closest].astype(str).tolist()
     return Proposal(
-        [i for i, _ in ordered],
-        [s for _, (s, _) in ordered],
-        {i: a for i, (_, a) in ordered},
+        rows,
+        scores.astype(np.float64),
+        {r: a for r, a in zip(rows.tolist(), names, strict=True) if r >= 0},
     )
 
 
@@ -169,16 +199,13 @@ def _newest(x: SourceInput) -> Proposal:
     rows = np.flatnonzero(ok)
     order = rows[np.argsort(-published[rows], kind="stable")][: x.spec.k]
     day = 86_400 * 1_000_000
-    return Proposal(
-        [cat.ids[r] for r in order.tolist()],
-        [float(2.0 ** (-(x.now - published[r]) / (7 * day))) for r in order.tolist()],
-    )
+    return Proposal(order.astype(np.int64), np.exp2(-(x.now - published[order]) / (7 * day)))
 
 
 def _pinned_source(x: SourceInput) -> Proposal:
     items = [i for i in x.spec.items if i in x.catalog][: x.spec.k]
     n = len(items)
-    return Proposal(items, [float(n - j) for j in range(n)])
+    return Proposal.of_ids(x.catalog, items, [float(n - j) for j in range(n)])
 
 
 SOURCES: dict[str, Callable[[SourceInput], Proposal]] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,9 +26,9 @@ class RecommendationRequest:
     """Set to ask for the next page of an earlier answer: nothing it showed comes back."""
 
 
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One of the user's stored events, classified by the feedback policy."""
+class HistoryEvent(NamedTuple):
+    """One of the user's stored events, classified by the feedback policy (a tuple: a request
+    makes hundreds of them)."""
 
     item_id: str
     feedback: FeedbackClass

@@ -165,6 +165,29 @@ def test_similar_lists_equal_similar_items(name: str, data: Dataset) -> None:
         np.testing.assert_allclose(scores, rows[Columns.SCORE].to_numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", names("compares_items"))
+def test_similar_to_any_equals_the_merged_lists(name: str, data: Dataset) -> None:
+    fitted = build(name).fit(data)
+    queries = ["i0", "i15", "i3", "missing"]
+    best: dict[str, tuple[float, str]] = {}
+    for query, items, scores in fitted.similar_lists(queries, k=6):
+        for item, score in zip(items, scores.tolist(), strict=True):
+            if item not in queries and (item not in best or score > best[item][0]):
+                best[item] = (score, query)
+    idx, scores, closest = fitted.similar_to_any(queries, 6)
+    items = fitted.data.item_ids[idx].astype(str).tolist()
+    assert not set(items) & set(queries)
+    # Every item of the merged lists that scores above the 6th best is found, with its score
+    # and the query it is closest to.
+    cut = float(scores.min())
+    for item, (score, query) in best.items():
+        if score > cut:
+            at = items.index(item)
+            assert scores[at] == pytest.approx(score, rel=1e-6)
+            assert fitted.data.item_ids[closest[at]] == query
+    assert list(scores) == sorted(scores, reverse=True)
+
+
 def test_lists_are_sorted_unique_and_exclude_seen(fitted: Recommender, data: Dataset) -> None:
     recs = fitted.recommend([f"a{u}" for u in range(GROUP)] + ["b1"], k=8)
     for user, group in recs.groupby(Columns.USER):

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from pydantic import Field, model_validator
 
 from tastemaker.errors import ConfigurationError
-from tastemaker.models.base import ModelConfig, Recommender
+from tastemaker.models.base import ModelConfig, Recommender, UserRow, signed_rows
 from tastemaker.models.content import text
 from tastemaker.models.content.space import ItemSpace, one_hot
 from tastemaker.models.data import Dataset
@@ -115,8 +115,12 @@ class ContentBased(Recommender[ContentConfig]):
         folded: np.ndarray,
     ) -> np.ndarray:
         # The profile is rebuilt from the current rows, so folded-in events count at once.
-        rows = sp.csr_matrix(positives - self.config.negative_weight * negatives, dtype=np.float32)
+        rows = signed_rows(positives, negatives, self.config.negative_weight, binary=False)
         return self.space_.profile_scores(rows)
+
+    def _score_one(self, uidx: int, pos: UserRow, neg: UserRow, folded: bool) -> np.ndarray:
+        row = pos.signed(neg, self.config.negative_weight, binary=False)
+        return self.space_.profile_scores_one(row.cols, row.vals)
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
         return self.space_.item_scores(items)

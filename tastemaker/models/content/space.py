@@ -9,6 +9,7 @@ simply score 0 on it: missing means "no evidence", not "unknown".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,19 +93,37 @@ class ItemSpace:
             chunk = rows[start : start + CHUNK]
             prof_dense = np.asarray(chunk @ self.dense, dtype=np.float32)
             prof_sparse = sp.csr_matrix(chunk @ self.sparse).toarray()
-            norms = np.sqrt(
-                np.sum(prof_dense**2, axis=1, dtype=np.float64)
-                + np.sum(prof_sparse**2, axis=1, dtype=np.float64)
-            )
-            raw = self._dot(prof_dense, prof_sparse)
-            scale = np.divide(
-                1.0,
-                norms * np.sqrt(self.total_weight),
-                out=np.zeros_like(norms),
-                where=norms > 0,
-            )
-            out[start : start + CHUNK] = raw * scale.astype(np.float32)[:, None]
+            out[start : start + CHUNK] = self._cosine(prof_dense, prof_sparse)
         return out
+
+    def profile_scores_one(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """:meth:`profile_scores` of one row given as its columns and weights, in numpy (one
+        row's sparse products cost more in scipy's overhead than in arithmetic)."""
+        weights = vals.astype(np.float64)
+        prof_dense = (weights @ self.dense[cols].astype(np.float64)).astype(np.float32)
+        sparse = self.sparse
+        starts, ends = sparse.indptr[cols], sparse.indptr[cols + 1]
+        lengths = ends - starts
+        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        prof_sparse = np.bincount(
+            sparse.indices[at],
+            weights=np.repeat(weights, lengths) * sparse.data[at],
+            minlength=sparse.shape[1],
+        ).astype(np.float32)
+        scores: np.ndarray = self._cosine(prof_dense[None, :], prof_sparse[None, :])[0]
+        return scores
+
+    def _cosine(self, prof_dense: np.ndarray, prof_sparse: np.ndarray) -> np.ndarray:
+        norms = np.sqrt(
+            np.sum(prof_dense**2, axis=1, dtype=np.float64)
+            + np.sum(prof_sparse**2, axis=1, dtype=np.float64)
+        )
+        raw = self._dot(prof_dense, prof_sparse)
+        scale = np.divide(
+            1.0, norms * np.sqrt(self.total_weight), out=np.zeros_like(norms), where=norms > 0
+        )
+        result: np.ndarray = raw * scale.astype(np.float32)[:, None]
+        return result
 
     def item_scores(self, items: np.ndarray) -> np.ndarray:
         """Weighted cosine of each given item with every item."""
@@ -118,10 +137,16 @@ class ItemSpace:
     def _dot(self, dense: np.ndarray, sparse_part: np.ndarray) -> np.ndarray:
         # float64 for the BLAS product: in float32 its rounding depends on the batch's shape,
         # and one user's scores must not depend on who else is in the batch.
-        result = dense.astype(np.float64) @ self.dense.T.astype(np.float64)
+        result = dense.astype(np.float64) @ self._dense64.T
         # Sparse items × dense profile columns is the fast direction for scipy.
         result += np.asarray(self.sparse @ sparse_part.T).T
-        return result.astype(np.float32)
+        out: np.ndarray = result.astype(np.float32)
+        return out
+
+    @cached_property
+    def _dense64(self) -> np.ndarray:
+        """The dense columns in float64, made once (a request would otherwise copy them)."""
+        return self.dense.astype(np.float64)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The space as plain arrays (saved without pickle)."""
