@@ -64,7 +64,7 @@ def test_merge_keeps_each_sources_score_and_rank() -> None:
         ],
         CATALOG,
     )
-    assert c.item_ids == ["i1", "i2", "i3"]  # zz is not in the catalog
+    assert list(c.item_ids) == ["i1", "i2", "i3"]  # zz is not in the catalog
     assert np.isnan(c.raw[0, 1])
     assert c.raw[1].tolist() == [2.0, 9.0]
     assert c.rank.tolist() == [[1, 0], [2, 1], [0, 2]]

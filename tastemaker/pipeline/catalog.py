@@ -90,6 +90,8 @@ class ServingCatalog:
     def __init__(self, rows: Sequence[ItemRow]) -> None:
         self.rows = list(rows)
         self.ids = [r.id for r in self.rows]
+        self.id_array = np.array(self.ids, dtype=object)
+        """The ids as an object array: a request selects hundreds by row at once."""
         self._index = {r.id: i for i, r in enumerate(self.rows)}
         self.published_at = np.array([r.published_at for r in self.rows], dtype=np.int64)
         self.expires_at = np.array([r.expires_at for r in self.rows], dtype=np.int64)

@@ -421,7 +421,7 @@ def merge(names: list[str], proposals: list[Proposal], catalog: ServingCatalog) 
             anchors.setdefault(ids[row], anchor)
     c = Candidates(
         rows=rows,
-        item_ids=[ids[r] for r in rows.tolist()],
+        item_ids=catalog.id_array[rows],
         sources=list(names),
         raw=raw,
         rank=rank,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -83,7 +84,8 @@ class Candidates:
     """
 
     rows: np.ndarray
-    item_ids: list[str]
+    item_ids: Sequence[str]
+    """By candidate: a list, or an object array (selected from the catalog's by row)."""
     sources: list[str]
     raw: np.ndarray
     rank: np.ndarray
@@ -100,14 +102,17 @@ class Candidates:
     @property
     def norm(self) -> np.ndarray:
         raw = self.raw
-        out = np.zeros_like(raw, dtype=np.float64)
-        for j in range(raw.shape[1]):
-            col = raw[:, j]
-            have = ~np.isnan(col)
-            if not have.any():
-                continue
-            lo, hi = float(col[have].min()), float(col[have].max())
-            out[have, j] = 1.0 if hi <= lo else (col[have] - lo) / (hi - lo)
+        have = ~np.isnan(raw)
+        if not raw.size:
+            return np.zeros_like(raw, dtype=np.float64)
+        lo = np.where(have, raw, np.inf).min(axis=0)
+        hi = np.where(have, raw, -np.inf).max(axis=0)
+        span = hi - lo
+        flat = ~(span > 0)  # one value (or none): every proposed item scores 1
+        with np.errstate(invalid="ignore"):
+            out: np.ndarray = (raw - lo) / np.where(flat, 1.0, span)
+        out[:, flat] = 1.0
+        out[~have] = 0.0
         return out
 
     def __len__(self) -> int:
@@ -118,7 +123,9 @@ class Candidates:
         idx = np.flatnonzero(keep) if keep.dtype == bool else keep
         return Candidates(
             rows=self.rows[idx],
-            item_ids=[self.item_ids[i] for i in idx.tolist()],
+            item_ids=self.item_ids[idx]
+            if isinstance(self.item_ids, np.ndarray)
+            else [self.item_ids[i] for i in idx.tolist()],
             sources=self.sources,
             raw=self.raw[idx],
             rank=self.rank[idx],
