@@ -102,9 +102,9 @@ class ItemSpace:
         weights = vals.astype(np.float64)
         prof_dense = (weights @ self.dense[cols].astype(np.float64)).astype(np.float32)
         sparse = self.sparse
-        starts, ends = sparse.indptr[cols], sparse.indptr[cols + 1]
-        lengths = ends - starts
-        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        starts = sparse.indptr[cols]
+        lengths = sparse.indptr[cols + 1] - starts
+        at = _ranges(starts, lengths)
         prof_sparse = np.bincount(
             sparse.indices[at],
             weights=np.repeat(weights, lengths) * sparse.data[at],
@@ -127,12 +127,39 @@ class ItemSpace:
 
     def item_scores(self, items: np.ndarray) -> np.ndarray:
         """Weighted cosine of each given item with every item."""
-        out = np.zeros((len(items), self.dense.shape[0]), dtype=np.float32)
+        n = self.dense.shape[0]
+        out = np.zeros((len(items), n), dtype=np.float32)
         for start in range(0, len(items), CHUNK):
             sel = items[start : start + CHUNK]
-            raw = self._dot(self.dense[sel], self.sparse[sel].toarray())
-            out[start : start + CHUNK] = raw / np.float32(self.total_weight)
+            raw = self._sparse_item_dot(sel)
+            if self.dense.shape[1]:
+                raw += self.dense[sel].astype(np.float64) @ self._dense64.T
+            out[start : start + CHUNK] = raw / self.total_weight
         return out
+
+    def _sparse_item_dot(self, items: np.ndarray) -> np.ndarray:
+        """``sparse[items] @ sparseᵀ`` (float64) through the columns: only the items sharing a
+        feature with a query are touched, where a product would run over every item's row."""
+        csc = self._columns
+        sparse = self.sparse
+        starts, ends = sparse.indptr[items], sparse.indptr[items + 1]
+        n_feats = ends - starts
+        at = _ranges(starts, n_feats)
+        query = np.repeat(np.arange(len(items)), n_feats)
+        features, weights = sparse.indices[at], sparse.data[at].astype(np.float64)
+        col_starts = csc.indptr[features]
+        lengths = csc.indptr[features + 1] - col_starts
+        hit = _ranges(col_starts, lengths)
+        n = sparse.shape[0]
+        key = np.repeat(query * n, lengths) + csc.indices[hit]
+        return np.bincount(
+            key, weights=np.repeat(weights, lengths) * csc.data[hit], minlength=len(items) * n
+        ).reshape(len(items), n)
+
+    @cached_property
+    def _columns(self) -> sp.csc_matrix:
+        """The sparse columns by feature, made once."""
+        return sp.csc_matrix(self.sparse)
 
     def _dot(self, dense: np.ndarray, sparse_part: np.ndarray) -> np.ndarray:
         # float64 for the BLAS product: in float32 its rounding depends on the batch's shape,
@@ -176,3 +203,9 @@ def _any(block: np.ndarray | sp.csr_matrix) -> bool:
     if isinstance(block, np.ndarray):
         return bool(block.size) and bool(np.any(block))
     return block.nnz > 0
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] … starts[i] + lengths[i] − 1`` of every ``i``, concatenated."""
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))

@@ -105,3 +105,12 @@ def read(engine: Engine) -> Iterator[Connection]:
     """A read transaction with a consistent snapshot."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+@contextmanager
+def read_one(engine: Engine) -> Iterator[Connection]:
+    """A connection for a single statement read on the driver's cursor, outside any
+    transaction: one statement sees one snapshot on its own, and the serving path's newest
+    events read then skips a ``BEGIN`` and its bookkeeping on every request."""
+    with engine.connect() as conn:
+        yield conn

@@ -15,7 +15,7 @@ from tastemaker.catalog.records import AppendResult, EventRecord
 from tastemaker.errors import EventConflict
 from tastemaker.storage.base import EventLog, HistoryRow
 from tastemaker.storage.sql.driver import insert_rows, select_in, select_newest
-from tastemaker.storage.sql.engine import read, write
+from tastemaker.storage.sql.engine import read, read_one, write
 from tastemaker.storage.sql.users import UserCodec, ensure_users
 from tastemaker.storage.tables import events as t
 from tastemaker.storage.tables import users
@@ -135,7 +135,7 @@ class SqlEvents(EventLog):
         return out
 
     def history(self, user_id: str, limit: int = 500) -> list[HistoryRow]:
-        with read(self._engine) as conn:
+        with read_one(self._engine) as conn:
             rows = select_newest(conn, self._codec.key(user_id), limit)
         return [HistoryRow(*r) for r in rows]
 
