@@ -497,10 +497,8 @@ class Recommender(ABC, Generic[ConfigT]):
             return empty, np.zeros(0, dtype=np.float32), empty
         scores = self._similar_scores(query, filters)
         scores[:, query] = -np.inf
-        closest = np.argmax(scores, axis=0)
-        best = scores[closest, np.arange(scores.shape[1])]
-        part, top = _top_k_1d(best, k, self._popularity_order())
-        return part, top, query[closest[part]]
+        part, top = _top_k_1d(scores.max(axis=0), k, self._popularity_order())
+        return part, top, query[np.argmax(scores[:, part], axis=0)]
 
     def _similar_scores(self, query: np.ndarray, filters: ItemFilter | None) -> np.ndarray:
         scores = np.array(self._similar(query), dtype=np.float32)
@@ -751,10 +749,12 @@ def _sparse(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
 
 
 def _unsparse(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
-    return sp.csr_matrix(
+    m = sp.csr_matrix(
         (arrays[f"{prefix}.data"], arrays[f"{prefix}.indices"], arrays[f"{prefix}.indptr"]),
         shape=(int(arrays[f"{prefix}.shape"][0]), int(arrays[f"{prefix}.shape"][1])),
     )
+    m.sort_indices()  # a served user's row is then used as stored (UserRow.of)
+    return m
 
 
 def _item_arrays(data: Dataset) -> dict[str, np.ndarray]:
