@@ -25,6 +25,11 @@ from tastemaker.models.data import Dataset
 
 FORMAT_VERSION = 1
 
+NEIGHBOURS_KEPT = 128
+"""Neighbours :meth:`Recommender.similar_to_any` keeps per item (more when asked for more)."""
+NEIGHBOUR_LISTS_KEPT = 20_000
+"""Items whose neighbour lists one model keeps (~1.5 KB each at 128), then it starts over."""
+
 
 class ModelConfig(BaseModel):
     """Hyper-parameters of a model: typed, frozen, unknown keys rejected."""
@@ -101,6 +106,9 @@ class Recommender(ABC, Generic[ConfigT]):
         self._allowed_memo: dict[ItemFilter | None, np.ndarray] = {}
         self._blocked_memo: dict[ItemFilter | None, np.ndarray] = {}
         self._order_memo: tuple[np.ndarray, np.ndarray] | None = None
+        self._neighbour_memo: dict[
+            tuple[int, ItemFilter | None], tuple[np.ndarray, np.ndarray, int]
+        ] = {}
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -122,6 +130,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self._extra_neg = {}
         self._allowed_memo = {}
         self._blocked_memo = {}
+        self._neighbour_memo = {}
         pop = np.asarray(data.positives.getnnz(axis=0), dtype=np.float32)
         self.popularity_ = pop
         self._fit(data)
@@ -488,17 +497,49 @@ class Recommender(ABC, Generic[ConfigT]):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``k`` items most similar to any of ``item_ids`` (never one of them), by their
         best similarity: ``(item indices, scores, the query each was closest to)``, best
-        first. The same items as merging each query's :meth:`similar_lists` by best score,
-        with one top-k instead of one per query. Unknown queries are ignored."""
+        first; ties go to the earlier query. Unknown queries are ignored.
+
+        Each query's neighbour list is kept per model (a server asks about the same popular
+        items again and again, as it asks for the same popular list): an item similarity does
+        not change until the next model version.
+        """
         idx = self.data.item_index([str(i) for i in item_ids])
         query = idx[idx >= 0]
         if not len(query):
             empty = np.zeros(0, dtype=np.int64)
             return empty, np.zeros(0, dtype=np.float32), empty
-        scores = self._similar_scores(query, filters)
-        scores[:, query] = -np.inf
-        part, top = _top_k_1d(scores.max(axis=0), k, self._popularity_order())
-        return part, top, query[np.argmax(scores[:, part], axis=0)]
+        # An item in the top k by best similarity is in the top k of the query it is closest
+        # to, once the other queries (which are never proposed) are set aside.
+        lists = [self._neighbours(int(q), k + len(query), filters) for q in query]
+        items = np.concatenate([i for i, _ in lists])
+        scores = np.concatenate([s for _, s in lists])
+        closest = np.repeat(query, [len(i) for i, _ in lists])
+        keep = ~np.isin(items, query)
+        items, scores, closest = items[keep], scores[keep], closest[keep]
+        # Best first (ties: more popular, lower index, then the earlier query), once per item.
+        order = np.lexsort((self._popularity_order()[items], -scores))
+        items, scores, closest = items[order], scores[order], closest[order]
+        _, first = np.unique(items, return_index=True)
+        best = np.sort(first)[:k]
+        return items[best], scores[best], closest[best]
+
+    def _neighbours(
+        self, item: int, k: int, filters: ItemFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``item``'s ``k`` most similar items (:meth:`similar_lists`' order), remembered."""
+        memo = self._neighbour_memo
+        found = memo.get((item, filters))
+        # Recomputed when a longer list is wanted than the kept one, unless that one already
+        # held every item there is.
+        if found is None or (found[2] < k and len(found[0]) == found[2]):
+            want = max(k, NEIGHBOURS_KEPT)
+            part, top = _top_k_1d(
+                self._similar_scores(np.array([item]), filters)[0], want, self._popularity_order()
+            )
+            if len(memo) >= NEIGHBOUR_LISTS_KEPT:
+                memo.clear()
+            found = memo[(item, filters)] = (part, top, want)
+        return found[0][:k], found[1][:k]
 
     def _similar_scores(self, query: np.ndarray, filters: ItemFilter | None) -> np.ndarray:
         scores = np.array(self._similar(query), dtype=np.float32)

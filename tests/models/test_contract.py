@@ -188,6 +188,17 @@ def test_similar_to_any_equals_the_merged_lists(name: str, data: Dataset) -> Non
     assert list(scores) == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize("name", names("compares_items"))
+def test_similar_to_any_answers_alike_from_its_kept_lists(name: str, data: Dataset) -> None:
+    queries = ["i0", "i15", "i3"]
+    fresh = [build(name).fit(data).similar_to_any(queries, k) for k in (3, 200)]
+    used = build(name).fit(data)
+    for k, expected in zip((3, 200), fresh, strict=True):
+        for _ in range(2):  # the second time from the kept neighbour lists
+            for got, want in zip(used.similar_to_any(queries, k), expected, strict=True):
+                np.testing.assert_array_equal(got, want)
+
+
 def test_lists_are_sorted_unique_and_exclude_seen(fitted: Recommender, data: Dataset) -> None:
     recs = fitted.recommend([f"a{u}" for u in range(GROUP)] + ["b1"], k=8)
     for user, group in recs.groupby(Columns.USER):
