@@ -52,7 +52,9 @@ def apply_filters(
     if request.context_item:
         drop.add(request.context_item)
     if drop:
-        keep &= ~np.isin(rows, catalog.index(drop))
+        dropped = np.zeros(len(catalog) + 1, dtype=bool)  # the last entry stands for -1
+        dropped[catalog.index(drop)] = True
+        keep &= ~dropped[rows]
     if spec.max_age_days is not None:
         published = catalog.published_at[safe]
         keep &= (published >= 0) & (published >= now - int(spec.max_age_days * DAY))
