@@ -15,6 +15,7 @@ from tastemaker import __version__
 from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError
 from tastemaker.service import errors, openapi
+from tastemaker.service.answers import Replays
 from tastemaker.service.deps import KeyCache
 from tastemaker.service.limits import BodyLimit
 from tastemaker.service.routes import (
@@ -101,7 +102,7 @@ def create_app(
         settings.ingest_concurrency or (1 if sqlite else 4)
     )
     app.state.read_limiter = anyio.CapacityLimiter(recommendations.READ_THREADS)
-    app.state.replays = recommendations.Replays()
+    app.state.replays = Replays()
     app.state.key_cache = KeyCache()
     app.state.cache = open_cache(settings) if cache is None else cache
     app.state.metrics = ServiceMetrics()
