@@ -32,9 +32,9 @@ Run from the repository root::
     .venv/bin/python bench/serve.py --data … --redis-url redis://127.0.0.1:6379/14 --workers 2
     .venv/bin/python bench/serve.py --data … --server-env OPENBLAS_NUM_THREADS=1
 
-``--workers N > 1`` serves through ``uvicorn --factory … --workers N`` (without ``tastemaker
-serve``'s garbage-collector tuning); each process then has its own in-process cache, so the warm
-case hits only as often as a connection lands on a process that has seen the user.
+``--workers N`` serves through ``tastemaker serve --workers N``: N processes on one port, each
+tuned as one would be; each has its own in-process cache, so the warm case hits only as often
+as a connection lands on a process that has seen the user (unless ``--redis-url``).
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ K = 10
 # any of the request's parameters sees each combination once; the answer's size stays the same.
 COLD_KS = (10, 9, 11, 8, 12)
 PREPARED = "prepared.json"
+STARTED = "Application startup complete."
+"""What each server process logs once it serves."""
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -161,15 +163,22 @@ class ServeServer(Server):
     start_seconds = 180.0  # the models load and the profiles are rebuilt before it is ready
 
     def command(self) -> list[str]:
-        if self.workers == 1:
-            cmd = [sys.executable, "-m", "tastemaker", "serve"]
-        else:
-            # `tastemaker serve` runs one process; several take uvicorn's own supervisor.
-            cmd = [
-                *(sys.executable, "-m", "uvicorn", "--factory"),
-                *("tastemaker.service.app:app_from_env", "--workers", str(self.workers)),
-            ]
-        return [*cmd, "--host", "127.0.0.1", "--port", str(self.port)]
+        return [
+            *(sys.executable, "-m", "tastemaker", "serve", "--workers", str(self.workers)),
+            *("--host", "127.0.0.1", "--port", str(self.port)),
+        ]
+
+    def __enter__(self) -> ServeServer:
+        """Ready once every process has started up: the first to answer ``/readyz`` may be
+        alone for a while, and the load would all go to it."""
+        super().__enter__()
+        deadline = time.monotonic() + self.start_seconds
+        while self.log_path.read_text(errors="replace").count(STARTED) < self.workers:
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"not all {self.workers} server processes started")
+            time.sleep(0.1)
+        return self
 
     def environment(self) -> dict[str, str]:
         return server_env(

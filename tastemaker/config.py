@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -398,6 +399,25 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+
+
+def export_overrides(**overrides: Any) -> None:
+    """Put setting overrides (``None``: not overridden) into this process's environment, where
+    :func:`load_settings` in the processes it starts will find them: how ``tastemaker serve
+    --workers N`` passes its command-line options to the server processes uvicorn spawns.
+
+    >>> export_overrides(max_batch_events=5, redis_url=None)
+    >>> load_settings(database_url="sqlite://", secret_keys=["x" * 32]).max_batch_events
+    5
+    >>> del os.environ["TASTEMAKER_MAX_BATCH_EVENTS"]
+    """
+    for name, value in overrides.items():
+        if name not in Settings.model_fields:
+            raise ValueError(f"no setting {name!r}")
+        if value is not None:
+            os.environ[ENV_PREFIX + name.upper()] = (
+                value if isinstance(value, str) else json.dumps(value)
+            )
 
 
 def backends_for_tests() -> dict[str, str | None]:

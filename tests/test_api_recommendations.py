@@ -15,6 +15,7 @@ import pytest
 from tastemaker.catalog.exposures import Exposure
 from tastemaker.errors import ConfigurationError
 from tastemaker.service import create_app
+from tastemaker.service.answers import RecommendationsOut
 from tastemaker.serving.runtime import check_placements
 from tastemaker.storage import DataStore, open_store
 from tastemaker.training.ranker import train_ranker
@@ -300,6 +301,37 @@ def test_bad_requests_are_4xx(url: str) -> None:
     assert r.json()["error"]["errors"][0]["field"] == "k"
     r = httpx.post(f"{url}/v1/users/u/recommendations", json={"placement": "collab", "x": 1})
     assert r.status_code == 422
+
+
+def test_bad_query_parameters_are_named(url: str) -> None:
+    """The GET route reads its own query string: a parameter outside its documented bounds is
+    named as FastAPI names query parameters, an id that is no external id by the request's
+    field, and parameters it does not know are ignored."""
+
+    def fields(params: dict[str, Any]) -> list[str]:
+        r = httpx.get(f"{url}/v1/users/u/recommendations", params=params)
+        assert r.status_code == 422, r.text
+        return [e["field"] for e in r.json()["error"]["errors"]]
+
+    assert fields({"k": "0"}) == ["query.k"]
+    assert fields({"k": "ten", "explain": "maybe"}) == ["query.k", "query.explain"]
+    assert fields({"placement": ""}) == ["query.placement"]
+    assert fields({"exclude": ["a"] * 1001}) == ["query.exclude"]
+    assert fields({"device": "d" * 65}) == ["query.device"]
+    assert fields({"item_id": "has space"}) == ["item_id"]
+    assert fields({"exclude": ["ok", "not/ok"]}) == ["exclude.1"]
+    body = recommend(url, "tech-4", "collab", k="3", explain="1", utm_source="news")
+    assert len(body["items"]) == 3
+    assert body["items"][0]["features"]
+
+
+def test_answers_are_the_documented_document(url: str) -> None:
+    """The answer is rendered without the response model; it must still be exactly it."""
+    for params in ({"k": 4}, {"k": 4, "explain": "true"}):
+        for placement in ("homepage", "untrained", "pinned"):
+            body = recommend(url, "tech-4", placement, **params)
+            assert RecommendationsOut.model_validate(body).model_dump() == body
+            assert all(len(i["reasons"][0]) == 4 for i in body["items"])  # no key left out
 
 
 def test_similar_items_endpoint(url: str) -> None:

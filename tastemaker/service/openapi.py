@@ -1,4 +1,4 @@
-"""OpenAPI helpers for routes that parse their own bodies."""
+"""OpenAPI helpers for routes that parse their own bodies or query strings."""
 
 from __future__ import annotations
 
@@ -22,6 +22,21 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": _REF.format(model=model.__name__)}}
             },
         }
+    }
+
+
+def query_params(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting the query parameters of a route that reads its own query
+    string: one optional parameter per field of ``model`` (flat: no nested models)."""
+    schema = model.model_json_schema(mode="validation")
+    if "$defs" in schema:
+        raise TypeError(f"{model.__name__}: query parameters cannot be nested models")
+    required = set(schema.get("required", ()))
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": field}
+            for name, field in schema["properties"].items()
+        ]
     }
 
 

@@ -113,6 +113,8 @@ class ServiceMetrics:
         )
         # Children by labels: labels() validates and locks on every call; requests are hot.
         self._request_children: dict[tuple[str, str, str], Histogram] = {}
+        self._recommendation_children: dict[str, Histogram] = {}
+        self._cache_children: dict[tuple[str, str], Counter] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Record one HTTP request under its route template and status class."""
@@ -128,17 +130,29 @@ class ServiceMetrics:
 
     def observe_recommendation(self, placement: str, seconds: float) -> None:
         """Record the time one recommendation request of ``placement`` took."""
-        self._recommendations.labels(placement).observe(seconds)
+        child = self._recommendation_children.get(placement)
+        if child is None:
+            child = self._recommendation_children[placement] = self._recommendations.labels(
+                placement
+            )
+        child.observe(seconds)
 
     def cache_hit(self, placement: str) -> None:
-        self._cache.labels(placement, "hit").inc()
+        self._cache_lookup(placement, "hit")
 
     def cache_miss(self, placement: str) -> None:
-        self._cache.labels(placement, "miss").inc()
+        self._cache_lookup(placement, "miss")
 
     def cache_error(self, placement: str) -> None:
         """A lookup the cache's backend failed (answered as a miss)."""
-        self._cache.labels(placement, "error").inc()
+        self._cache_lookup(placement, "error")
+
+    def _cache_lookup(self, placement: str, result: str) -> None:
+        key = (placement, result)
+        child = self._cache_children.get(key)
+        if child is None:
+            child = self._cache_children[key] = self._cache.labels(*key)
+        child.inc()
 
     def fallback(self, placement: str, reason: str) -> None:
         """A non-personalized answer; ``reason`` is a short fixed word (``model_missing`` …)."""

@@ -1,32 +1,49 @@
-"""``/v1/users/{user_id}/recommendations`` and ``/v1/items/{item_id}/similar``."""
+"""``/v1/users/{user_id}/recommendations`` and ``/v1/items/{item_id}/similar``.
+
+A cold recommendation request is the placement pipeline's CPU plus what this route adds, which
+is kept small: the GET query string is validated once, by one model (FastAPI would validate each
+parameter, through a dependency each, and the request model would check them again); the event
+loop resolves the request (placement, experiment arm, cache address) once and, on a miss, hands
+that to a thread; the answer is rendered once into plain data and serialized by pydantic-core
+(:mod:`tastemaker.service.answers`).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, overload
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import QueryParams
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
-from tastemaker.catalog.exposures import ExposedItem, Exposure
 from tastemaker.errors import FieldProblem, InvalidInput, NotFound, StorageError
 from tastemaker.experiments.assignment import Assignment
 from tastemaker.models.base import SIMILAR, ItemFilter
-from tastemaker.pipeline.pipeline import Recommendations, new_id
+from tastemaker.pipeline.pipeline import new_id
 from tastemaker.pipeline.state import RecommendationRequest
-from tastemaker.service.deps import NowDep, ReadKey
+from tastemaker.service.answers import (
+    RecommendationsOut,
+    Replays,
+    encode,
+    exposure_of,
+    hide_explanations,
+    render,
+)
+from tastemaker.service.deps import ReadKey
+from tastemaker.service.openapi import query_params
 from tastemaker.service.routes.common import IdPath
 from tastemaker.service.schemas import error_responses
-from tastemaker.serving.cache import CacheStatus, MemoryCache, RecommendationCache
+from tastemaker.serving.cache import CacheStatus, Lookup, MemoryCache, RecommendationCache
 from tastemaker.serving.metrics import ServiceMetrics
 from tastemaker.serving.runtime import Serving
 from tastemaker.storage.types import from_micros, to_micros
@@ -36,110 +53,18 @@ router = APIRouter(tags=["recommendations"])
 _ERRORS = error_responses(401, 403, 404, 422, 503)
 
 
-async def _serving(request: Request) -> Serving:
+def _serving(request: Request) -> Serving:
     serving: Serving | None = getattr(request.app.state, "serving", None)
     if serving is None:
         raise StorageError("the recommender is not loaded yet; retry once the server has started")
     return serving
 
 
-ServingDep = Annotated[Serving, Depends(_serving)]
+async def _serving_dep(request: Request) -> Serving:
+    return _serving(request)
 
 
-class ReasonOut(BaseModel):
-    kind: str = Field(description="because_you_read, interest, similar, trending, popular, new …")
-    text: str
-    item_id: str | None = None
-    tag: str | None = None
-
-
-class RecommendedOut(BaseModel):
-    item_id: str
-    position: int = Field(description="0-based, counted across pages")
-    score: float
-    source: str = Field(description="The candidate source that contributed most")
-    propensity: float = Field(
-        default=1.0,
-        description="Probability the item was chosen with: 1 for the ranking's choices, less "
-        "for an exploration slot",
-    )
-    reasons: list[ReasonOut]
-    contributions: dict[str, float] | None = Field(
-        default=None, description="With explain=true: each source's (or feature's) share"
-    )
-    features: dict[str, float] | None = Field(
-        default=None, description="With explain=true: the features the ranking saw"
-    )
-
-
-class RecommendationsOut(BaseModel):
-    recommendation_id: str = Field(
-        description="Echo it in events' context.recommendation_id; pass it back as "
-        "recommendation_id for the next page"
-    )
-    placement: str
-    user_id: str
-    page: int
-    items: list[RecommendedOut]
-    models: dict[str, int] = Field(description="Model versions the answer used")
-    segment: str | None
-    ranking: str = Field(description="weighted, switching, learned or fallback")
-    fallback: str | None = Field(
-        default=None, description="Why a non-personalized answer was given, when it was"
-    )
-    degraded: list[str] = Field(default_factory=list)
-    cached: bool = False
-    experiment: str | None = Field(
-        default=None, description="The experiment the user is in on this placement, if any"
-    )
-    arm: str | None = Field(
-        default=None, description="The user's arm of the experiment ('holdout': held out)"
-    )
-
-    def shown(self, explain: bool) -> RecommendationsOut:
-        """The response as sent: contributions and features only when asked for."""
-        if explain:
-            return self
-        items = [i.model_copy(update={"contributions": None, "features": None}) for i in self.items]
-        return self.model_copy(update={"items": items})
-
-    def exposure(self, now: datetime, context: dict[str, Any]) -> Exposure:
-        """The exposure to log for this response (built without validating again: every
-        value was produced and validated by the pipeline)."""
-        return _exposure_of(self.model_dump(), now, context)
-
-    @classmethod
-    def of(
-        cls, r: Recommendations, placement: str, assignment: Assignment | None = None
-    ) -> RecommendationsOut:
-        """The response to a request for ``placement`` (answered, under an experiment, with
-        the configuration of the user's arm)."""
-        return cls(
-            recommendation_id=r.recommendation_id,
-            placement=placement,
-            user_id=r.user_id,
-            page=r.page,
-            items=[
-                RecommendedOut(
-                    item_id=i.item_id,
-                    position=i.position,
-                    score=i.score,
-                    source=i.source,
-                    propensity=i.propensity,
-                    reasons=[ReasonOut(**x.as_dict()) for x in i.reasons],
-                    contributions=i.contributions,
-                    features=i.features,
-                )
-                for i in r.items
-            ],
-            models=r.models,
-            segment=r.segment,
-            ranking=r.ranking,
-            fallback=r.fallback,
-            degraded=r.degraded,
-            experiment=assignment.experiment if assignment else None,
-            arm=assignment.arm if assignment else None,
-        )
+ServingDep = Annotated[Serving, Depends(_serving_dep)]
 
 
 class RecommendationQuery(BaseModel):
@@ -162,6 +87,73 @@ class RecommendationQuery(BaseModel):
     )
 
 
+class RecommendationParams(BaseModel):
+    """The query string of ``GET /v1/users/{user_id}/recommendations`` (other parameters are
+    ignored); the request it makes is checked as a :class:`RecommendationQuery` in turn."""
+
+    placement: str = Field(default="homepage", min_length=1, max_length=128)
+    k: int | None = Field(default=None, ge=1, le=1000)
+    item_id: str | None = Field(default=None, min_length=1, max_length=256)
+    exclude: list[str] | None = Field(default=None, max_length=1000)
+    explain: bool = False
+    recommendation_id: str | None = Field(default=None, min_length=1, max_length=128)
+    device: str | None = Field(default=None, max_length=64)
+    page_url: str | None = Field(default=None, max_length=2048)
+
+    @classmethod
+    def parse(cls, params: QueryParams) -> RecommendationQuery:
+        """The request a query string makes. A parameter its own bounds reject is a 422 named
+        like FastAPI's parameter checks name it (``query.k``); an id that is no external id is
+        one named by the request's field (``exclude.0``)."""
+        raw: dict[str, Any] = {name: params[name] for name in _SINGLE_VALUED if name in params}
+        exclude = params.getlist("exclude")
+        if exclude:
+            raw["exclude"] = exclude
+        try:
+            p = cls.model_validate(raw)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
+            raise RequestValidationError(errors) from None
+        context = {k: v for k, v in (("device", p.device), ("page", p.page_url)) if v is not None}
+        try:
+            return RecommendationQuery(
+                placement=p.placement,
+                k=p.k,
+                item_id=p.item_id,
+                context=context,
+                exclude=p.exclude or [],
+                explain=p.explain,
+                recommendation_id=p.recommendation_id,
+            )
+        except ValidationError as exc:
+            problems = [
+                FieldProblem(field=".".join(str(x) for x in e["loc"]), reason=e["msg"])
+                for e in exc.errors()
+            ]
+            raise InvalidInput("the query is invalid", problems) from None
+
+
+_SINGLE_VALUED = tuple(n for n in RecommendationParams.model_fields if n != "exclude")
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A request resolved before any answer is computed: the configuration that answers it
+    and where its answer is cached."""
+
+    user_id: str
+    query: RecommendationQuery
+    now: int
+    assigned: Assignment | None
+    served: str
+    """The placement whose configuration answers (the arm's, under an experiment)."""
+    ttl: float
+    """Seconds the answer may be cached; 0: never (next pages, placements without a cache)."""
+    user_key: str
+    variant: str
+    started: float = field(default_factory=time.perf_counter)
+
+
 @dataclass(frozen=True)
 class _Reader:
     """What answering needs from the app."""
@@ -171,67 +163,67 @@ class _Reader:
     metrics: ServiceMetrics
     replays: Replays
 
-    def cached(self, user_id: str, q: RecommendationQuery, now: int) -> bytes | None:
-        """The answer if the in-process cache holds it, else ``None`` (nothing counted): cheap
-        and non-blocking, so the event loop can try it before handing the request to a thread."""
-        if not isinstance(self.cache, MemoryCache) or q.recommendation_id is not None:
-            return None
-        return self.answer(user_id, q, now, only_cached=True)
+    @property
+    def local(self) -> bool:
+        """Whether the cache lives in this process: a lookup is cheap and never blocks, so the
+        event loop makes it before handing a request to a thread."""
+        return isinstance(self.cache, MemoryCache)
 
-    @overload
-    def answer(self, user_id: str, q: RecommendationQuery, now: int) -> bytes: ...
-
-    @overload
-    def answer(
-        self, user_id: str, q: RecommendationQuery, now: int, *, only_cached: bool
-    ) -> bytes | None: ...
-
-    def answer(
-        self, user_id: str, q: RecommendationQuery, now: int, *, only_cached: bool = False
-    ) -> bytes | None:
-        """The pipeline's answer as JSON, from the cache when a fresh copy is there
-        (``only_cached``: ``None`` instead of computing it).
-
-        Pages after the first (``recommendation_id``) are never cached: each continues its own
-        list. A cache that fails counts as a miss. The cache holds the full answer (features
-        included, for the exposure log); what is sent leaves them out unless ``explain``.
-        When an experiment runs on the placement and includes the user, the user's arm's
-        configuration answers (cached apart from the other arms'), and the response and its
-        exposure name the experiment and the arm.
-        """
-        started = time.perf_counter()
+    def plan(self, user_id: str, q: RecommendationQuery, now: int) -> _Plan:
+        """Resolve a request (404 for an unknown placement, before any work). When an
+        experiment runs on the placement and includes the user, the user's arm's configuration
+        answers, cached apart from the other arms'."""
         pipeline = self.serving.pipeline
-        config = pipeline.placement(q.placement)  # 404 before any work
+        config = pipeline.placement(q.placement)
         assigned = self._assign(user_id, q.placement)
         served = q.placement
         if assigned is not None:
             served = assigned.placement
             config = pipeline.placement(served)
-        cacheable = q.recommendation_id is None and config.cache_ttl_seconds > 0
-        if only_cached and not cacheable:
+        # Pages after the first (recommendation_id) are never cached: each continues its list.
+        ttl = max(config.cache_ttl_seconds, 0) if q.recommendation_id is None else 0
+        return _Plan(
+            user_id,
+            q,
+            now,
+            assigned,
+            served,
+            ttl,
+            pipeline.user_key(user_id),
+            _variant(q, assigned),
+        )
+
+    def lookup(self, plan: _Plan) -> Lookup | None:
+        """The cache's lookup of the answer (counted), or ``None`` when it is never cached."""
+        if not plan.ttl:
             return None
-        key = pipeline.user_key(user_id)
-        variant = _variant(q, assigned)
-        stamp = None
-        cache_failed = False
-        if cacheable:
-            found = self.cache.lookup(key, q.placement, variant)
-            stamp = found.stamp
-            if found.status is CacheStatus.HIT and found.value is not None:
-                self.metrics.cache_hit(q.placement)
-                body = self._replay(found.value, now, q)
-                self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
-                return body
-            if only_cached:
-                return None
-            if found.status is CacheStatus.ERROR:
-                cache_failed = True
-                self.metrics.cache_error(q.placement)
-            else:
-                self.metrics.cache_miss(q.placement)
+        placement = plan.query.placement
+        found = self.cache.lookup(plan.user_key, placement, plan.variant)
+        if found.status is CacheStatus.HIT and found.value is not None:
+            self.metrics.cache_hit(placement)
+        elif found.status is CacheStatus.ERROR:
+            self.metrics.cache_error(placement)
+        else:
+            self.metrics.cache_miss(placement)
+        return found
+
+    def answer(self, plan: _Plan) -> bytes:
+        """The answer as JSON: from the cache when a fresh copy is there (a cache that fails
+        counts as a miss), else computed."""
+        found = self.lookup(plan)
+        if found is not None and found.status is CacheStatus.HIT and found.value is not None:
+            return self.replay(plan, found.value)
+        return self.compute(plan, found)
+
+    def compute(self, plan: _Plan, found: Lookup | None) -> bytes:
+        """The pipeline's answer as JSON, cached (in full: features included, for the exposure
+        log) when the placement caches; what is sent leaves them out unless ``explain``. The
+        response and its exposure name the experiment and arm the user is in, if any."""
+        started = time.perf_counter()
+        q = plan.query
         request = RecommendationRequest(
-            user_id=user_id,
-            placement=served,
+            user_id=plan.user_id,
+            placement=plan.served,
             k=q.k,
             context_item=q.item_id,
             context=q.context,
@@ -239,35 +231,40 @@ class _Reader:
             explain=q.explain,
             recommendation_id=q.recommendation_id,
         )
-        result = pipeline.recommend(request, now)
-        if cache_failed:
+        result = self.serving.pipeline.recommend(request, plan.now)
+        if found is not None and found.status is CacheStatus.ERROR:
             result.degraded.append("cache: unavailable, answered without it")
-        out = RecommendationsOut.of(result, q.placement, assigned)
         if result.fallback is not None:
             reason = "model_unavailable" if result.degraded else "no_candidates"
             self.metrics.fallback(q.placement, reason)
-        full = out.model_dump_json().encode()
-        if cacheable:
-            self.cache.put(key, q.placement, variant, full, config.cache_ttl_seconds, stamp)
-        self.serving.exposures.submit(out.exposure(from_micros(now), q.context))
+        doc = render(result, q.placement, plan.assigned)
+        full = encode(doc) if plan.ttl or q.explain else b""
+        if plan.ttl:
+            stamp = None if found is None else found.stamp
+            self.cache.put(plan.user_key, q.placement, plan.variant, full, plan.ttl, stamp)
+        self.serving.exposures.submit(exposure_of(doc, from_micros(plan.now), q.context))
+        body = full if q.explain else encode(hide_explanations(doc))
         self.metrics.observe_recommendation(q.placement, time.perf_counter() - started)
-        return full if q.explain else out.shown(False).model_dump_json().encode()
+        return body
 
-    def _replay(self, cached: bytes, now: int, q: RecommendationQuery) -> bytes:
+    def replay(self, plan: _Plan, cached: bytes) -> bytes:
         """A cached answer shown again: a new recommendation id (this showing is attributed on
         its own) and its own exposure. The cached document is parsed once per process
-        (:class:`Replays`): a hit must cost little more than a trivial request."""
+        (:class:`~tastemaker.service.answers.Replays`): a hit must cost little more than a
+        trivial request."""
         rid = new_id()
-        head, tail, exposure = self.replays.get(cached, q)
+        q = plan.query
+        head, tail, exposure = self.replays.get(cached, q.explain)
         self.serving.exposures.submit(
             exposure.model_copy(
                 update={
                     "recommendation_id": rid,
-                    "created_at": from_micros(now),
+                    "created_at": from_micros(plan.now),
                     "context": q.context,
                 }
             )
         )
+        self.metrics.observe_recommendation(q.placement, time.perf_counter() - plan.started)
         return head + rid.encode() + tail
 
     def _assign(self, user_id: str, placement: str) -> Assignment | None:
@@ -287,68 +284,6 @@ class _Reader:
         return found
 
 
-_RID = "\u0000rid\u0000"
-
-
-class Replays:
-    """Cached answers already parsed: the response around its recommendation id, and the
-    exposure to log, per cached document (bounded; the oldest go first)."""
-
-    def __init__(self, capacity: int = 512) -> None:
-        self.capacity = capacity
-        self._parsed: dict[tuple[bytes, bool], tuple[bytes, bytes, Exposure]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, cached: bytes, q: RecommendationQuery) -> tuple[bytes, bytes, Exposure]:
-        key = (cached, q.explain)
-        found = self._parsed.get(key)
-        if found is not None:
-            return found
-        doc = json.loads(cached)
-        doc["cached"] = True
-        exposure = _exposure_of(doc, from_micros(0), {})
-        doc["recommendation_id"] = _RID
-        if not q.explain:
-            for item in doc["items"]:
-                item["contributions"] = item["features"] = None
-        text = json.dumps(doc, separators=(",", ":"))
-        head, tail = text.split(json.dumps(_RID)[1:-1], 1)
-        found = (head.encode(), tail.encode(), exposure)
-        with self._lock:
-            if len(self._parsed) >= self.capacity:
-                self._parsed.pop(next(iter(self._parsed)))
-            self._parsed[key] = found
-        return found
-
-
-def _exposure_of(doc: dict[str, Any], now: datetime, context: dict[str, Any]) -> Exposure:
-    """:meth:`RecommendationsOut.exposure` of a cached document, without validating it again."""
-    items = [
-        ExposedItem.model_construct(
-            item_id=i["item_id"],
-            position=i["position"],
-            score=i["score"],
-            source=i["source"],
-            propensity=i.get("propensity"),
-            features=i["features"] or {},
-        )
-        for i in doc["items"]
-    ]
-    return Exposure.model_construct(
-        recommendation_id=doc["recommendation_id"],
-        user_id=doc["user_id"],
-        placement=doc["placement"],
-        created_at=now,
-        page=doc["page"],
-        items=items,
-        models=doc["models"],
-        context=context,
-        experiment=doc.get("experiment"),
-        arm=doc.get("arm"),
-        fallback=doc["fallback"],
-    )
-
-
 READ_THREADS = 4
 """Recommendation requests one process computes at once. More only make the threads fight over
 the interpreter lock: under overload (bench/serve.py at 200/s) the CPU per request doubled with
@@ -358,11 +293,6 @@ the default pool of 40 threads."""
 async def _run(request: Request, fn: Callable[..., bytes], *args: Any) -> bytes:
     limiter: anyio.CapacityLimiter = request.app.state.read_limiter
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
-
-
-def _json(body: bytes) -> Response:
-    # Returned as is: FastAPI would otherwise validate and serialize the model a second time.
-    return Response(content=body, media_type="application/json")
 
 
 def _variant(q: RecommendationQuery, assigned: Assignment | None = None) -> str:
@@ -376,12 +306,24 @@ def _variant(q: RecommendationQuery, assigned: Assignment | None = None) -> str:
     )
 
 
-async def _reader(request: Request) -> _Reader:
+def _reader(request: Request) -> _Reader:
     state = request.app.state
-    return _Reader(await _serving(request), state.cache, state.metrics, state.replays)
+    return _Reader(_serving(request), state.cache, state.metrics, state.replays)
 
 
-ReaderDep = Annotated[_Reader, Depends(_reader)]
+async def _answer(request: Request, user_id: str, q: RecommendationQuery) -> Response:
+    reader = _reader(request)
+    plan = reader.plan(user_id, q, to_micros(datetime.now(UTC)))
+    if reader.local:
+        found = reader.lookup(plan)
+        if found is not None and found.status is CacheStatus.HIT and found.value is not None:
+            body = reader.replay(plan, found.value)
+        else:
+            body = await _run(request, reader.compute, plan, found)
+    else:
+        body = await _run(request, reader.answer, plan)
+    # Returned as is: FastAPI would otherwise validate and serialize the document again.
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(
@@ -389,43 +331,10 @@ ReaderDep = Annotated[_Reader, Depends(_reader)]
     response_model=RecommendationsOut,
     responses=_ERRORS,
     summary="Recommendations for a user in a placement",
+    openapi_extra=query_params(RecommendationParams),
 )
-async def get_recommendations(
-    user_id: IdPath,
-    request: Request,
-    reader: ReaderDep,
-    now: NowDep,
-    _: ReadKey,
-    placement: Annotated[str, Query(min_length=1, max_length=128)] = "homepage",
-    k: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    item_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
-    exclude: Annotated[list[str] | None, Query(max_length=1000)] = None,
-    explain: bool = False,
-    recommendation_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    device: Annotated[str | None, Query(max_length=64)] = None,
-    page_url: Annotated[str | None, Query(max_length=2048)] = None,
-) -> Response:
-    context = {k_: v for k_, v in (("device", device), ("page", page_url)) if v is not None}
-    try:
-        q = RecommendationQuery(
-            placement=placement,
-            k=k,
-            item_id=item_id,
-            context=context,
-            exclude=exclude or [],
-            explain=explain,
-            recommendation_id=recommendation_id,
-        )
-    except ValidationError as exc:
-        problems = [
-            FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
-            for e in exc.errors()
-        ]
-        raise InvalidInput("the query is invalid", problems) from None
-    return _json(
-        reader.cached(user_id, q, to_micros(now))
-        or await _run(request, reader.answer, user_id, q, to_micros(now))
-    )
+async def get_recommendations(user_id: IdPath, request: Request, _: ReadKey) -> Response:
+    return await _answer(request, user_id, RecommendationParams.parse(request.query_params))
 
 
 @router.post(
@@ -435,17 +344,9 @@ async def get_recommendations(
     summary="Recommendations for a user, with rich context in the body",
 )
 async def post_recommendations(
-    user_id: IdPath,
-    request: Request,
-    query: RecommendationQuery,
-    reader: ReaderDep,
-    now: NowDep,
-    _: ReadKey,
+    user_id: IdPath, request: Request, query: RecommendationQuery, _: ReadKey
 ) -> Response:
-    return _json(
-        reader.cached(user_id, query, to_micros(now))
-        or await _run(request, reader.answer, user_id, query, to_micros(now))
-    )
+    return await _answer(request, user_id, query)
 
 
 class SimilarItemOut(BaseModel):
