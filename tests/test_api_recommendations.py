@@ -301,6 +301,10 @@ def test_bad_requests_are_4xx(url: str) -> None:
     assert r.json()["error"]["errors"][0]["field"] == "k"
     r = httpx.post(f"{url}/v1/users/u/recommendations", json={"placement": "collab", "x": 1})
     assert r.status_code == 422
+    for wrong in ({"explain": 0}, {"k": "5"}, {"k": 2.0}):
+        r = httpx.post(f"{url}/v1/users/u/recommendations", json={"placement": "collab", **wrong})
+        assert r.status_code == 422, wrong
+        assert [e["field"] for e in r.json()["error"]["errors"]] == list(wrong)
 
 
 def test_bad_query_parameters_are_named(url: str) -> None:

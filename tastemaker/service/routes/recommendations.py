@@ -68,9 +68,10 @@ ServingDep = Annotated[Serving, Depends(_serving_dep)]
 
 
 class RecommendationQuery(BaseModel):
-    """A request for recommendations with rich context."""
+    """A request for recommendations with rich context (strict: ``"explain": 0`` or
+    ``"k": "5"`` in a JSON body are errors, not coerced)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     placement: str = Field(default="homepage", min_length=1, max_length=128)
     k: int | None = Field(default=None, ge=1, le=1000)
