@@ -3,6 +3,7 @@ explanations, fallbacks and freshness, on the hand-made world of :mod:`tests.ser
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -367,6 +368,44 @@ def test_models_missing_entirely_still_answer(tmp_path: Path) -> None:
     assert body["ranking"] == "fallback"
     assert len(body["items"]) == 3
     assert not set(ids(body)) & NEVER
+
+
+def test_answers_computed_in_a_thread_are_the_same(tmp_path: Path) -> None:
+    """With SQLite and the in-process cache answers are computed on the event loop; with a
+    network store (PostgreSQL) in a thread: that path answers and caches alike."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", insecure_dev=True)
+    store = open_store(settings)
+    store.items.upsert(world.items(), world.NOW)
+    app = create_app(settings, store)
+    assert app.state.computes_on_loop
+    on_a_loop: list[bool] = []
+
+    def running_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
+    with serve(app) as base:
+        pipeline = app.state.serving.pipeline
+        compute = pipeline.recommend
+
+        def spied(*args: Any) -> Any:
+            on_a_loop.append(running_loop())
+            return compute(*args)
+
+        pipeline.recommend = spied
+        on_loop = recommend(base, "u1", "homepage", k=3)
+        app.state.computes_on_loop = False
+        in_thread = recommend(base, "u2", "homepage", k=3)
+        again = recommend(base, "u2", "homepage", k=3)
+    store.close()
+    assert on_a_loop == [True, False]  # the repeat came from the cache
+    assert ids(in_thread) == ids(on_loop)  # both the fallback's popular items
+    assert not in_thread["cached"]
+    assert again["cached"]
+    assert ids(again) == ids(in_thread)
 
 
 def test_cache_serves_repeats_and_an_event_invalidates_it(url: str) -> None:

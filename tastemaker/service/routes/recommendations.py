@@ -3,9 +3,10 @@
 A cold recommendation request is the placement pipeline's CPU plus what this route adds, which
 is kept small: the GET query string is validated once, by one model (FastAPI would validate each
 parameter, through a dependency each, and the request model would check them again); the event
-loop resolves the request (placement, experiment arm, cache address) once and, on a miss, hands
-that to a thread; the answer is rendered once into plain data and serialized by pydantic-core
-(:mod:`tastemaker.service.answers`).
+loop resolves the request (placement, experiment arm, cache address) once and, on a miss,
+computes the answer itself when nothing but the CPU is waited for (:func:`computes_on_loop`),
+else hands the resolved request to a thread; the answer is rendered once into plain data and
+serialized by pydantic-core (:mod:`tastemaker.service.answers`).
 """
 
 from __future__ import annotations
@@ -286,9 +287,25 @@ class _Reader:
 
 
 READ_THREADS = 4
-"""Recommendation requests one process computes at once. More only make the threads fight over
-the interpreter lock: under overload (bench/serve.py at 200/s) the CPU per request doubled with
-the default pool of 40 threads."""
+"""Recommendation requests one process computes at once in threads, when answering waits on the
+network (:func:`computes_on_loop`). More only make the threads fight over the interpreter
+lock: under overload (bench/serve.py at 200/s) the CPU per request doubled with the default
+pool of 40 threads."""
+
+
+def computes_on_loop(store_is_sqlite: bool, cache: RecommendationCache) -> bool:
+    """Whether cold answers are computed on the event loop rather than in a thread: when the
+    store is SQLite and the cache in process, an answer waits for nothing but this process's
+    CPU, and one Python process computes one answer at a time anyway (the interpreter lock).
+
+    A thread then only costs: the hand-off, which on the 2-vCPU bench machine costs 0.3-0.9 ms
+    of CPU per request (the answer runs cache-cold on the other CPU; measured in process with
+    the same requests on and off the loop), and threads computing several answers at once
+    share the CPU among them, so each finishes later (bench/serve.py --workers 2 --rate 60:
+    cold p99 40-42 ms on the loop, 80-157 ms with 4 threads). The price: while an answer is
+    computed, the process's other requests (cache hits, /healthz) wait for it instead of
+    taking turns with it. With PostgreSQL or Redis the threads overlap the network waits."""
+    return store_is_sqlite and isinstance(cache, MemoryCache)
 
 
 async def _run(request: Request, fn: Callable[..., bytes], *args: Any) -> bytes:
@@ -319,6 +336,8 @@ async def _answer(request: Request, user_id: str, q: RecommendationQuery) -> Res
         found = reader.lookup(plan)
         if found is not None and found.status is CacheStatus.HIT and found.value is not None:
             body = reader.replay(plan, found.value)
+        elif request.app.state.computes_on_loop:
+            body = reader.compute(plan, found)
         else:
             body = await _run(request, reader.compute, plan, found)
     else:
