@@ -36,7 +36,8 @@ def mmr(relevance: np.ndarray, similarity: np.ndarray, strength: float, n: int) 
     for _ in range(n):
         value = (1 - strength) * rel - strength * closest
         value[~free] = -np.inf
-        best = int(np.argmax(value))
+        tied = np.flatnonzero(value == value.max())  # e.g. all at strength 1: relevance decides
+        best = int(tied[np.argmax(rel[tied])])
         chosen.append(best)
         free[best] = False
         closest = np.maximum(closest, similarity[best])
