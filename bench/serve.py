@@ -33,8 +33,9 @@ Run from the repository root::
     .venv/bin/python bench/serve.py --data … --server-env OPENBLAS_NUM_THREADS=1
 
 ``--workers N`` serves through ``tastemaker serve --workers N``: N processes on one port, each
-tuned as one would be; each has its own in-process cache, so the warm case hits only as often
-as a connection lands on a process that has seen the user (unless ``--redis-url``).
+tuned like a single server process and each with its own in-process cache, so the warm case
+hits only as often as a connection lands on a process that has seen the user (unless
+``--redis-url``).
 """
 
 from __future__ import annotations
