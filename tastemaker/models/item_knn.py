@@ -9,7 +9,13 @@ import scipy.sparse as sp
 from pydantic import Field, model_validator
 
 from tastemaker.errors import ConfigurationError
-from tastemaker.models.base import ModelConfig, Recommender, UserRow, signed_rows
+from tastemaker.models.base import (
+    ModelConfig,
+    Recommender,
+    UserRow,
+    signed_rows,
+    weighted_row_sum,
+)
 from tastemaker.models.data import Dataset
 
 _BLOCK = 1 << 23
@@ -109,15 +115,8 @@ class ItemKNN(Recommender[ItemKNNConfig]):
     def _score_one(self, uidx: int, pos: UserRow, neg: UserRow, folded: bool) -> np.ndarray:
         cfg = self.config
         row = pos.signed(neg, cfg.negative_weight, cfg.binary)
-        # The neighbours of the user's items, weighted and summed per item: numpy instead of a
-        # one-row sparse product (scipy's overhead is most of that product's cost).
-        sim = self.similarity_
-        starts, ends = sim.indptr[row.cols], sim.indptr[row.cols + 1]
-        lengths = ends - starts
-        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        weights = np.repeat(row.vals, lengths) * sim.data[at]
-        scores = np.bincount(sim.indices[at], weights=weights, minlength=sim.shape[1])
-        return scores.astype(np.float32)
+        # The neighbours of the user's items, weighted and summed per item.
+        return weighted_row_sum(self.similarity_, row.cols, row.vals).astype(np.float32)
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
         rows = self.similarity_[items]

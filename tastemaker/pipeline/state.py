@@ -49,6 +49,7 @@ class UserState:
     """Newest first, as many as ``history_limit``."""
     shown: set[str] = field(default_factory=set)
     """Items earlier pages of this recommendation id showed."""
+    _folded: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)
 
     @property
     def segment(self) -> str | None:
@@ -64,12 +65,15 @@ class UserState:
 
     def folded(self, since_micros: int) -> dict[str, float]:
         """Item → summed feedback weight of the events received after ``since_micros``: what a
-        model trained then has not seen."""
-        out: dict[str, float] = {}
-        for e in self.history:
-            if e.received_at > since_micros and e.weight:
-                sign = -1.0 if e.feedback is FeedbackClass.NEGATIVE else 1.0
-                out[e.item_id] = out.get(e.item_id, 0.0) + sign * abs(e.weight)
+        model trained then has not seen. Made once per training time and request (the models
+        of one training share it); callers must not change it."""
+        out = self._folded.get(since_micros)
+        if out is None:
+            out = self._folded[since_micros] = {}
+            for e in self.history:
+                if e.received_at > since_micros and e.weight:
+                    sign = -1.0 if e.feedback is FeedbackClass.NEGATIVE else 1.0
+                    out[e.item_id] = out.get(e.item_id, 0.0) + sign * abs(e.weight)
         return out
 
 

@@ -14,6 +14,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.base import ranges, weighted_row_sum
+
 CHUNK = 128
 """Users (or query items) densified at once; bounds memory at ``CHUNK × sparse columns``."""
 
@@ -101,15 +103,7 @@ class ItemSpace:
         row's sparse products cost more in scipy's overhead than in arithmetic)."""
         weights = vals.astype(np.float64)
         prof_dense = (weights @ self.dense[cols].astype(np.float64)).astype(np.float32)
-        sparse = self.sparse
-        starts = sparse.indptr[cols]
-        lengths = sparse.indptr[cols + 1] - starts
-        at = _ranges(starts, lengths)
-        prof_sparse = np.bincount(
-            sparse.indices[at],
-            weights=np.repeat(weights, lengths) * sparse.data[at],
-            minlength=sparse.shape[1],
-        ).astype(np.float32)
+        prof_sparse = weighted_row_sum(self.sparse, cols, weights).astype(np.float32)
         scores: np.ndarray = self._cosine(prof_dense[None, :], prof_sparse[None, :])[0]
         return scores
 
@@ -144,12 +138,12 @@ class ItemSpace:
         sparse = self.sparse
         starts, ends = sparse.indptr[items], sparse.indptr[items + 1]
         n_feats = ends - starts
-        at = _ranges(starts, n_feats)
+        at = ranges(starts, n_feats)
         query = np.repeat(np.arange(len(items)), n_feats)
         features, weights = sparse.indices[at], sparse.data[at].astype(np.float64)
         col_starts = csc.indptr[features]
         lengths = csc.indptr[features + 1] - col_starts
-        hit = _ranges(col_starts, lengths)
+        hit = ranges(col_starts, lengths)
         n = sparse.shape[0]
         key = np.repeat(query * n, lengths) + csc.indices[hit]
         return np.bincount(
@@ -203,9 +197,3 @@ def _any(block: np.ndarray | sp.csr_matrix) -> bool:
     if isinstance(block, np.ndarray):
         return bool(block.size) and bool(np.any(block))
     return block.nnz > 0
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions ``starts[i] … starts[i] + lengths[i] − 1`` of every ``i``, concatenated."""
-    offsets = np.cumsum(lengths) - lengths
-    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
