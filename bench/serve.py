@@ -353,6 +353,17 @@ def freshness_check(server: ServeServer, users: list[str], tag: str) -> dict[str
     return dict(seen)
 
 
+def exposure_counts(server: ServeServer) -> dict[str, float]:
+    """The exposure writer's series from ``/metrics`` (of the process that answers it)."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("tastemaker_exposures_", "tastemaker_exposure_write_failures_total")):
+            name, _, number = line.rpartition(" ")
+            out[name.removeprefix("tastemaker_")] = float(number)
+    return out
+
+
 def wrk_healthz(server: ServeServer, connections: int, seconds: float) -> str | None:
     """wrk's requests/s for /healthz, when wrk is installed (a peer figure)."""
     wrk = shutil.which("wrk")
@@ -485,6 +496,15 @@ def report(cases: list[Case], args: argparse.Namespace, context: dict[str, Any])
             f"answer {fresh['clicked item gone']}/{fresh['users']}, answer changed "
             f"{fresh['answer changed']}/{fresh['users']}, next answer not from a cache "
             f"{fresh['not cached']}/{fresh['users']}."
+        )
+    ex = context.get("exposures")
+    if ex:
+        console.print(
+            f"Exposure log at the end{' (one process of several)' if args.workers > 1 else ''}: "
+            f"{ex.get('exposures_written_total', 0):,.0f} written, "
+            f"{ex.get('exposures_queued', 0):,.0f} still queued, "
+            f"{ex.get('exposures_dropped_total', 0):,.0f} dropped, "
+            f"{ex.get('exposure_write_failures_total', 0):,.0f} failed batches."
         )
     prep = context["prepared"]
     if context.get("wrk"):
@@ -637,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
             context["freshness"] = freshness_check(server, fresh_users, tag)
             context["wrk"] = wrk_healthz(server, args.connections, args.seconds)
             context["rss_mib"] = server.rss_mib()
+            context["exposures"] = exposure_counts(server)
     context["load_after"] = os.getloadavg()[0]
     report(cases, args, context)
     return 0

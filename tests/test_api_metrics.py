@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +165,21 @@ def test_metrics_record_what_the_read_path_reports(app: FastAPI, api: httpx.Clie
     assert value(found, fallbacks, placement="homepage", reason="model_missing") == 1
     assert value(found, "tastemaker_model_version", model="als") == 8
     assert value(found, "tastemaker_cache_available") == 1
+
+
+def test_the_exposure_log_is_reported(api: httpx.Client) -> None:
+    """Each answer's exposure is queued, then written: operators see a backlog or drops."""
+    item = {"id": "a1", "title": "A"}
+    assert api.post("/v1/items", json={"items": [item]}).status_code == 200
+    for _ in range(3):
+        assert api.get("/v1/users/u1/recommendations?placement=homepage").status_code == 200
+    deadline = time.monotonic() + 10
+    while (found := samples(api)) and value(found, "tastemaker_exposures_written_total") < 3:
+        assert time.monotonic() < deadline, "the exposures were not written within 10 s"
+        time.sleep(0.05)
+    assert value(found, "tastemaker_exposures_queued") == 0
+    assert value(found, "tastemaker_exposures_dropped_total") == 0
+    assert value(found, "tastemaker_exposure_write_failures_total") == 0
 
 
 # ---------------------------------------------------------------------------------------------

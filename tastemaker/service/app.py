@@ -75,6 +75,7 @@ def create_app(
                 serving.start, settings, app.state.store, app.state.profiles
             )
             _watch_models(app)
+            app.state.metrics.watch_exposures(app.state.serving.exposures.counts)
             poller = asyncio.create_task(
                 serving.poll_models(app.state.serving, settings.model_poll_seconds)
             )

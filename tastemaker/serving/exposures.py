@@ -16,6 +16,7 @@ from collections import deque
 
 from tastemaker.catalog.exposures import Exposure
 from tastemaker.errors import Conflict, InvalidInput
+from tastemaker.serving.metrics import ExposureCounts
 from tastemaker.storage import DataStore
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class ExposureWriter:
     flush_seconds
         Longest time an exposure waits in the queue.
     max_batch
-        Queue length that triggers a write at once.
+        Queue length that triggers a write at once, and the most exposures stored in one
+        transaction.
     max_queue
         Exposures kept while the store fails; beyond it the oldest are dropped (and counted).
     """
@@ -45,7 +47,10 @@ class ExposureWriter:
     ) -> None:
         self.store = store
         self.flush_seconds = flush_seconds
+        if not 1 <= max_batch <= max_queue:
+            raise ValueError("max_batch must be between 1 and max_queue")
         self.max_batch = max_batch
+        self.max_queue = max_queue
         self._queue: deque[Exposure] = deque(maxlen=max_queue)
         self._pending: dict[str, list[Exposure]] = {}
         self._lock = threading.Lock()
@@ -74,26 +79,34 @@ class ExposureWriter:
             return list(self._pending.get(recommendation_id, ()))
 
     def flush(self) -> int:
-        """Store everything queued now (one transaction); returns how many were stored."""
+        """Store everything queued now, ``max_batch`` per transaction, in queue order (what
+        arrives meanwhile is stored too); returns how many were stored. A batch the store
+        refuses goes back to the head of the queue and the flush stops (the next retries)."""
+        total = 0
         with self._flush_lock:
-            with self._lock:
-                batch = list(self._queue)
-                self._queue.clear()
-            if not batch:
-                return 0
-            try:
-                stored = self._store(batch)
-            except Exception:
-                log.exception("storing %d exposures failed; they are retried", len(batch))
+            while True:
                 with self._lock:
-                    self._queue.extendleft(reversed(batch))
-                self.failures += 1
-                return 0
-            with self._lock:
-                for exposure in batch:
-                    self._forget(exposure)
-                self._written += stored
-            return stored
+                    batch = [
+                        self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
+                    ]
+                if not batch:
+                    return total
+                try:
+                    stored = self._store(batch)
+                except Exception:
+                    log.exception("storing %d exposures failed; they are retried", len(batch))
+                    self._requeue(batch)
+                    self.failures += 1
+                    return total
+                with self._lock:
+                    for exposure in batch:
+                        self._forget(exposure)
+                    self._written += stored
+                total += stored
+
+    def counts(self) -> ExposureCounts:
+        """Queued, written, dropped and failed, for the metrics."""
+        return ExposureCounts(len(self._queue), self._written, self.dropped, self.failures)
 
     def _store(self, batch: list[Exposure]) -> int:
         try:
@@ -122,6 +135,16 @@ class ExposureWriter:
     @property
     def written(self) -> int:
         return self._written
+
+    def _requeue(self, batch: list[Exposure]) -> None:
+        """Put a batch back at the head of the queue; if the queue cannot hold it as well,
+        the oldest go (and are counted), as when a full queue takes a new exposure."""
+        with self._lock:
+            overflow = max(0, len(self._queue) + len(batch) - self.max_queue)
+            for exposure in batch[:overflow]:
+                self._forget(exposure)
+                self.dropped += 1
+            self._queue.extendleft(reversed(batch[overflow:]))
 
     def _forget(self, exposure: Exposure) -> None:
         pages = self._pending.get(exposure.recommendation_id)

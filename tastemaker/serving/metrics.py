@@ -12,6 +12,10 @@ name                                              type       labels
 ``model_version``                                 gauge      model
 ``events_ingested_total``                         counter
 ``cache_available``, ``cache_entries``            gauge
+``exposures_queued``                              gauge
+``exposures_written_total``                       counter
+``exposures_dropped_total``                       counter
+``exposure_write_failures_total``                 counter
 ================================================  =========  ================================
 
 ``route`` is the route's template (``/v1/users/{user_id}/profile``), never the raw path,
@@ -30,7 +34,11 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
 LATENCY_BUCKETS = (
@@ -52,6 +60,44 @@ LATENCY_BUCKETS = (
 
 _STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class ExposureCounts(NamedTuple):
+    """The exposure writer's state: waiting, stored, dropped (queue full) and failed writes."""
+
+    queued: int
+    written: int
+    dropped: int
+    failures: int
+
+
+class _ExposureCollector:
+    """The exposure log's series, read from the writer at each scrape."""
+
+    def __init__(self, counts: Callable[[], ExposureCounts]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        c = self._counts()
+        yield GaugeMetricFamily(
+            "tastemaker_exposures_queued",
+            "Exposures (answers shown) waiting to be stored; a backlog that keeps growing "
+            "means the store cannot keep up",
+            value=c.queued,
+        )
+        yield CounterMetricFamily(
+            "tastemaker_exposures_written", "Exposures stored in the exposure log", value=c.written
+        )
+        yield CounterMetricFamily(
+            "tastemaker_exposures_dropped",
+            "Exposures dropped unstored because the queue was full",
+            value=c.dropped,
+        )
+        yield CounterMetricFamily(
+            "tastemaker_exposure_write_failures",
+            "Batches of exposures the store failed to take (retried)",
+            value=c.failures,
+        )
 
 
 class ServiceMetrics:
@@ -115,6 +161,7 @@ class ServiceMetrics:
         self._request_children: dict[tuple[str, str, str], Histogram] = {}
         self._recommendation_children: dict[str, Histogram] = {}
         self._cache_children: dict[tuple[str, str], Counter] = {}
+        self._exposures: _ExposureCollector | None = None
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Record one HTTP request under its route template and status class."""
@@ -171,6 +218,14 @@ class ServiceMetrics:
         self._cache_available.set(1 if available else 0)
         if entries is not None:
             self._cache_entries.set(entries)
+
+    def watch_exposures(self, counts: Callable[[], ExposureCounts]) -> None:
+        """Report the exposure writer's state (``counts`` is read at each scrape); replaces
+        the writer watched before (an app started again has a new one)."""
+        if self._exposures is not None:
+            self.registry.unregister(self._exposures)
+        self._exposures = _ExposureCollector(counts)
+        self.registry.register(self._exposures)
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition and its content type, in the format the ``Accept`` header asks for:
