@@ -4,6 +4,7 @@ backlog never keeps other writers (ingestion) out of the database for long."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -49,8 +50,8 @@ def recorded(store: DataStore, monkeypatch: pytest.MonkeyPatch) -> Recorded:
 
 @pytest.fixture
 def writer(store: DataStore) -> Iterator[ExposureWriter]:
-    # A long period: the test decides when to flush (a full batch still wakes the thread).
-    w = ExposureWriter(store, flush_seconds=3600, max_batch=20, max_queue=1000)
+    # No background thread: the test decides when to store.
+    w = ExposureWriter(store, max_batch=20, max_queue=1000, background=False)
     yield w
     w.close()
 
@@ -62,10 +63,9 @@ def many(n: int, prefix: str = "r") -> list[Exposure]:
 def test_a_backlog_is_stored_whole_in_batches_of_at_most_max_batch(
     store: DataStore, writer: ExposureWriter, recorded: Recorded
 ) -> None:
-    with writer._flush_lock:  # the thread cannot store while the backlog builds up
-        for e in many(95):
-            writer.submit(e)
-        assert writer.counts().queued == 95
+    for e in many(95):
+        writer.submit(e)
+    assert writer.counts().queued == 95
     writer.flush()
     assert sum(recorded.sizes) == 95
     assert max(recorded.sizes) <= 20
@@ -90,9 +90,8 @@ def test_an_event_is_written_while_a_backlog_is_being_stored(
             assert event_stored.wait(10), "the event waited for the whole backlog"
 
     recorded.hook = write_an_event
-    with writer._flush_lock:
-        for e in many(100):
-            writer.submit(e)
+    for e in many(100):
+        writer.submit(e)
     writer.flush()
     assert event_stored.is_set()
     assert store.events.count() == 1
@@ -103,10 +102,9 @@ def test_an_event_is_written_while_a_backlog_is_being_stored(
 def test_a_failed_batch_is_kept_in_order_and_stored_later(
     store: DataStore, writer: ExposureWriter, recorded: Recorded
 ) -> None:
-    with writer._flush_lock:
-        for e in many(30):
-            writer.submit(e)
-        recorded.fail_next = 1
+    for e in many(30):
+        writer.submit(e)
+    recorded.fail_next = 1
     writer.flush()  # the first batch fails: nothing stored, nothing lost
     assert writer.counts() == ExposureCounts(queued=30, written=0, dropped=0, failures=1)
     assert writer.pending("r0"), "a queued page is still visible to next-page requests"
@@ -120,14 +118,13 @@ def test_a_failed_batch_is_kept_in_order_and_stored_later(
 def test_a_full_queue_drops_the_oldest_and_counts_them(
     store: DataStore, recorded: Recorded
 ) -> None:
-    w = ExposureWriter(store, flush_seconds=3600, max_batch=2, max_queue=5)
+    w = ExposureWriter(store, max_batch=2, max_queue=5, background=False)
     try:
-        with w._flush_lock:
-            for e in many(7):
-                w.submit(e)
-            assert w.pending("r0") == []
-            assert w.pending("r1") == []
-            assert w.pending("r2") != []
+        for e in many(7):
+            w.submit(e)
+        assert w.pending("r0") == []
+        assert w.pending("r1") == []
+        assert w.pending("r2") != []
         w.flush()
         assert w.counts() == ExposureCounts(queued=0, written=5, dropped=2, failures=0)
         assert store.exposures.get("r0") == []
@@ -139,3 +136,17 @@ def test_a_full_queue_drops_the_oldest_and_counts_them(
 def test_a_batch_cannot_be_larger_than_the_queue(store: DataStore) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         ExposureWriter(store, max_batch=10, max_queue=5)
+
+
+def test_the_background_thread_stores_without_being_asked(store: DataStore) -> None:
+    w = ExposureWriter(store, flush_seconds=0.01)
+    try:
+        w.submit(exposure(rid="bg"))
+        deadline = time.monotonic() + 10
+        while w.counts().written < 1:
+            assert time.monotonic() < deadline, "not stored within 10 s"
+            time.sleep(0.01)
+        assert store.exposures.get("bg") != []
+        assert w.pending("bg") == []
+    finally:
+        w.close()

@@ -36,6 +36,9 @@ class ExposureWriter:
         transaction.
     max_queue
         Exposures kept while the store fails; beyond it the oldest are dropped (and counted).
+    background
+        Store from a background thread; without it nothing is stored until :meth:`flush`
+        (for callers that choose when to write).
     """
 
     def __init__(
@@ -44,6 +47,8 @@ class ExposureWriter:
         flush_seconds: float = 0.2,
         max_batch: int = 200,
         max_queue: int = 100_000,
+        *,
+        background: bool = True,
     ) -> None:
         self.store = store
         self.flush_seconds = flush_seconds
@@ -59,7 +64,8 @@ class ExposureWriter:
         self._stop = threading.Event()
         self._written = self.dropped = self.failures = 0
         self._thread = threading.Thread(target=self._run, name="exposure-writer", daemon=True)
-        self._thread.start()
+        if background:
+            self._thread.start()
 
     def submit(self, exposure: Exposure) -> None:
         with self._lock:
@@ -129,7 +135,8 @@ class ExposureWriter:
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=30)
         self.flush()
 
     @property

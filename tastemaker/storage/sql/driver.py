@@ -45,10 +45,21 @@ def select_in(
     return out
 
 
-def _insert(conn: Connection, table: str, columns: Sequence[str], conflict: str | None) -> str:
-    marks = ", ".join([_mark(conn)] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+INSERT_CHUNK_PARAMETERS = 30_000
+"""Bound parameters per multi-row ``INSERT``: below SQLite's limit (32,766 since 3.32) and
+PostgreSQL's (65,535)."""
+
+
+def _insert_values(
+    conn: Connection, table: str, columns: Sequence[str], n: int, conflict: str | None
+) -> str:
+    row = "(" + ", ".join([_mark(conn)] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row] * n)
     return sql if conflict is None else f"{sql} ON CONFLICT ({conflict}) DO NOTHING"
+
+
+def _row_chunks(rows: Sequence[Sequence[Any]], width: int) -> list[list[Sequence[Any]]]:
+    return chunks(rows, max(1, INSERT_CHUNK_PARAMETERS // max(1, width)))
 
 
 def insert_rows(
@@ -64,6 +75,11 @@ def insert_rows(
     Rows are tuples in the order of ``columns``, in the form the driver stores as is (integers,
     bytes, JSON as text). Without ``conflict``, PostgreSQL is sent the rows by ``COPY``: a
     hundred rows load in about a quarter of the time ``executemany`` takes (measured).
+    Otherwise the rows go as multi-row ``INSERT`` statements (thousands of rows each), not by
+    ``executemany``: SQLite's driver releases and takes back the interpreter lock for every row
+    of an ``executemany``, and each time it is taken back a busy thread (a server answering
+    requests) may keep it for a whole switch interval (5 ms), so a 2,000-row insert could take
+    seconds under load.
     """
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -72,7 +88,9 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(row)
         else:
-            cursor.executemany(_insert(conn, table, columns, conflict), rows)
+            for part in _row_chunks(rows, len(columns)):
+                sql = _insert_values(conn, table, columns, len(part), conflict)
+                cursor.execute(sql, [v for row in part for v in row])
     finally:
         cursor.close()
 
@@ -93,21 +111,43 @@ def select_newest(conn: Connection, id_hash: bytes, limit: int) -> list[tuple[An
         cursor.close()
 
 
-def insert_returning(
+def insert_many_returning(
     conn: Connection,
     table: str,
     columns: Sequence[str],
-    row: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
     conflict: str,
     returning: str,
-) -> Any | None:
-    """Insert one row unless its ``conflict`` key is stored; the new row's ``returning``
-    column, or ``None`` if it was skipped."""
-    sql = f"{_insert(conn, table, columns, conflict)} RETURNING {returning}"
+) -> list[tuple[Any, ...]]:
+    """Insert the rows whose ``conflict`` key is not stored yet, as one multi-row statement
+    (per chunk of rows); the ``returning`` columns of each inserted row, in no set order (give
+    the key among them to tell which were skipped).
+
+    One statement instead of one per row: every statement releases and takes back the
+    interpreter lock, which a busy server thread may hold for a whole switch interval. (On
+    SQLite each returned row still costs one: :func:`next_key` avoids ``RETURNING`` there.)
+    """
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    out: list[tuple[Any, ...]] = []
     try:
-        cursor.execute(sql, row)
-        found = cursor.fetchone()
+        for part in _row_chunks(rows, len(columns)):
+            sql = _insert_values(conn, table, columns, len(part), conflict)
+            cursor.execute(f"{sql} RETURNING {returning}", [v for row in part for v in row])
+            out.extend(cursor.fetchall())
     finally:
         cursor.close()
-    return None if found is None else found[0]
+    return out
+
+
+def next_key(conn: Connection, table: str, key: str = "pk") -> int:
+    """One more than the largest ``key`` of ``table``: where a writer holding SQLite's write
+    lock can number the rows it inserts itself (as SQLite numbers rowids) and so needs no
+    ``RETURNING``."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"SELECT coalesce(max({key}), 0) + 1 FROM {table}")
+        row = cursor.fetchone()
+        assert row is not None  # an aggregate always gives a row
+        return int(row[0])
+    finally:
+        cursor.close()

@@ -23,7 +23,12 @@ from tastemaker.catalog.exposures import ExposedItem, Exposure, features_json
 from tastemaker.errors import Conflict
 from tastemaker.storage.base import ExposureLog
 from tastemaker.storage.sql.dialect import reject_nul
-from tastemaker.storage.sql.driver import insert_returning, insert_rows, select_in
+from tastemaker.storage.sql.driver import (
+    insert_many_returning,
+    insert_rows,
+    next_key,
+    select_in,
+)
 from tastemaker.storage.sql.engine import read, write
 from tastemaker.storage.sql.users import UserCodec, ensure_users
 from tastemaker.storage.tables import exposure_items as xi
@@ -157,29 +162,25 @@ class SqlExposures(ExposureLog):
             users = sorted({prepared[k][0].user_id for k in new})
             first = min(prepared[k][0].created_at for k in new)
             user_pks = ensure_users(conn, self._codec, users, first)
-            pks: dict[tuple[str, int], int] = {}
+            headers = []
             for key in new:
                 exposure, _, digest, models, context = prepared[key]
-                header = (
-                    exposure.recommendation_id,
-                    exposure.page,
-                    user_pks[exposure.user_id],
-                    exposure.placement,
-                    to_micros(exposure.created_at),
-                    models,
-                    context,
-                    exposure.experiment,
-                    exposure.arm,
-                    exposure.fallback,
-                    digest,
+                headers.append(
+                    (
+                        exposure.recommendation_id,
+                        exposure.page,
+                        user_pks[exposure.user_id],
+                        exposure.placement,
+                        to_micros(exposure.created_at),
+                        models,
+                        context,
+                        exposure.experiment,
+                        exposure.arm,
+                        exposure.fallback,
+                        digest,
+                    )
                 )
-                pk = insert_returning(
-                    conn, "exposures", _HEADER, header, "recommendation_id, page", "pk"
-                )
-                if pk is None:  # logged by a concurrent transaction since the check above
-                    self._check_same(conn, key, digest)
-                    continue
-                pks[key] = int(pk)
+            pks = self._insert_headers(conn, new, headers, prepared)
             rows = [
                 (
                     pks[key],
@@ -197,6 +198,43 @@ class SqlExposures(ExposureLog):
             ]
             if rows:
                 insert_rows(conn, "exposure_items", _ITEM, rows)
+
+    def _insert_headers(
+        self,
+        conn: Connection,
+        keys: list[tuple[str, int]],
+        headers: list[tuple[Any, ...]],
+        prepared: dict[tuple[str, int], tuple[Exposure, list[str], bytes, str, str]],
+    ) -> dict[tuple[str, int], int]:
+        """Insert the pages' header rows; the key of each one inserted (a page a concurrent
+        transaction logged meanwhile is checked to be the same instead)."""
+        if conn.dialect.name == "sqlite":
+            # This transaction holds SQLite's one write lock and none of ``keys`` is stored:
+            # nothing can take the numbers meanwhile, and no RETURNING row has to be fetched.
+            first = next_key(conn, "exposures")
+            pks = {key: first + n for n, key in enumerate(keys)}
+            insert_rows(
+                conn,
+                "exposures",
+                ("pk", *_HEADER),
+                [(pks[key], *h) for key, h in zip(keys, headers, strict=True)],
+            )
+            return pks
+        inserted = {
+            (rid, int(page)): int(pk)
+            for rid, page, pk in insert_many_returning(
+                conn,
+                "exposures",
+                _HEADER,
+                headers,
+                "recommendation_id, page",
+                "recommendation_id, page, pk",
+            )
+        }
+        for key in keys:
+            if key not in inserted:  # logged by a concurrent transaction since the check
+                self._check_same(conn, key, prepared[key][2])
+        return {key: inserted[key] for key in keys if key in inserted}
 
     @staticmethod
     def _check_same(conn: Connection, key: tuple[str, int], digest: bytes) -> None:
