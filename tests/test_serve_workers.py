@@ -41,7 +41,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @contextlib.contextmanager
-def serving(database: str, log: Path, workers: int) -> Iterator[str]:
+def serving(database: str, log: Path, workers: int, *options: str) -> Iterator[str]:
     """``python -m tastemaker … serve --workers N`` in its own process group; yields its URL
     once every process has started up (each says so in the log) and ``/readyz`` answers."""
     port = free_port()
@@ -53,6 +53,7 @@ def serving(database: str, log: Path, workers: int) -> Iterator[str]:
                 *(sys.executable, "-m", "tastemaker", "--database-url", database),
                 *("--insecure-dev", "serve", "--host", "127.0.0.1", "--port", str(port)),
                 *("--workers", str(workers)),
+                *options,
             ],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -107,4 +108,18 @@ def test_two_processes_answer_on_one_port(database: str, tmp_path: Path) -> None
             if "Started server process" in line
         }
         assert len(started) == 2, tail(log)
+        assert '"GET /healthz HTTP/1.1" 200' in log.read_text(errors="replace"), tail(log)
     assert "Stopping parent process" in log.read_text(errors="replace"), tail(log)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_access_log_can_be_turned_off(database: str, tmp_path: Path, workers: int) -> None:
+    log = tmp_path / "server.log"
+    with serving(database, log, workers, "--no-access-log") as url:
+        assert httpx.get(f"{url}/healthz", timeout=30).status_code == 200
+        r = httpx.get(f"{url}/v1/users/user-00001/recommendations", timeout=30)
+        assert r.status_code == 200, r.text
+        text = log.read_text(errors="replace")
+    assert "GET /healthz" not in text, tail(log)
+    assert "GET /v1/users/user-00001/recommendations" not in text, tail(log)
+    assert text.count(STARTED) == workers, tail(log)
