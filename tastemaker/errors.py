@@ -69,6 +69,15 @@ class NotFound(TastemakerError):
     code = "not_found"
 
 
+class UnknownRecommendation(NotFound):
+    """A next-page request names a recommendation id this process cannot find (yet: another
+    process may still be writing its first page)."""
+
+    def __init__(self, recommendation_id: str) -> None:
+        super().__init__(f"no recommendation {recommendation_id!r} for this user")
+        self.recommendation_id = recommendation_id
+
+
 class Conflict(TastemakerError):
     """The request conflicts with what is stored; nothing was changed."""
 

@@ -6,17 +6,23 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tastemaker.catalog.exposures import Exposure
+from tastemaker.config import Settings
 from tastemaker.errors import ConfigurationError
+from tastemaker.pipeline.pipeline import new_id
 from tastemaker.service import create_app
 from tastemaker.service.answers import RecommendationsOut
+from tastemaker.service.routes.recommendations import PAGE_SETTLE_SECONDS
 from tastemaker.serving.runtime import check_placements
 from tastemaker.storage import DataStore, open_store
 from tastemaker.training.ranker import train_ranker
@@ -101,25 +107,34 @@ PLACEMENTS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    store: DataStore
+    app: FastAPI
+    settings: Settings
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DataStore]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = tmp_path_factory.mktemp("recommend") / "db.sqlite"
     settings = make_settings(f"sqlite:///{db}", insecure_dev=True, placements=PLACEMENTS)
     store = open_store(settings)
     world.build(store, settings)
-    with serve(create_app(settings, store)) as base:
-        yield base, store
+    app = create_app(settings, store)
+    with serve(app) as base:
+        yield Served(base, store, app, settings)
     store.close()
 
 
 @pytest.fixture(scope="module")
-def url(served: tuple[str, DataStore]) -> str:
-    return served[0]
+def url(served: Served) -> str:
+    return served.url
 
 
 @pytest.fixture(scope="module")
-def store_of(served: tuple[str, DataStore]) -> DataStore:
-    return served[1]
+def store_of(served: Served) -> DataStore:
+    return served.store
 
 
 def recommend(url: str, user: str, placement: str, **params: Any) -> dict[str, Any]:
@@ -503,6 +518,52 @@ def test_pages_never_repeat_and_every_page_is_logged(url: str) -> None:
         params={"placement": "homepage", "recommendation_id": "never-issued"},
     )
     assert r.status_code == 404
+
+
+def test_the_next_page_can_be_asked_of_another_process(served: Served) -> None:
+    """Two processes on one store (two apps, each with its own exposure writer). The second is
+    asked for the next page before the first has stored the first page: it waits for it to be
+    stored (an id says when it was made) instead of answering 404, and repeats nothing."""
+    writer = served.app.state.serving.exposures
+    with serve(create_app(served.settings, served.store)) as other:
+        writer._flush_lock.acquire()  # the first process cannot store its page yet
+        try:
+            first = recommend(served.url, "tech-9", "homepage", k=4)
+            rid = first["recommendation_id"]
+        finally:
+            threading.Timer(0.5, writer._flush_lock.release).start()
+        started = time.monotonic()
+        second = recommend(other, "tech-9", "homepage", k=4, recommendation_id=rid)
+        waited = time.monotonic() - started
+        third = recommend(served.url, "tech-9", "homepage", k=4, recommendation_id=rid)
+    assert waited >= 0.2, "the page was stored before it was asked for: nothing was tested"
+    assert [second["page"], third["page"]] == [1, 2]
+    shown = ids(first) + ids(second) + ids(third)
+    assert len(shown) == len(set(shown)) == 12
+
+
+def test_an_unknown_recommendation_id_is_a_404_without_waiting(url: str) -> None:
+    """Only an id made within the last moments is waited for; an old or foreign id that no
+    process stored is a 404 at once."""
+    for rid in (new_id(time.time() - 60), uuid.uuid4().hex, "never-issued"):
+        started = time.monotonic()
+        r = httpx.get(
+            f"{url}/v1/users/tech-6/recommendations",
+            params={"placement": "homepage", "recommendation_id": rid},
+        )
+        assert r.status_code == 404, r.text
+        assert time.monotonic() - started < 1.0, rid
+
+
+def test_a_fresh_id_no_process_stores_is_a_404_after_the_wait(url: str) -> None:
+    started = time.monotonic()
+    r = httpx.get(
+        f"{url}/v1/users/tech-6/recommendations",
+        params={"placement": "homepage", "recommendation_id": new_id()},
+    )
+    waited = time.monotonic() - started
+    assert r.status_code == 404, r.text
+    assert PAGE_SETTLE_SECONDS - 0.5 <= waited < PAGE_SETTLE_SECONDS + 5
 
 
 def test_exposures_are_logged_with_features_for_attribution(url: str, store_of: DataStore) -> None:

@@ -150,3 +150,23 @@ def test_the_background_thread_stores_without_being_asked(store: DataStore) -> N
         assert w.pending("bg") == []
     finally:
         w.close()
+
+
+def test_store_now_stores_one_recommendations_pages_ahead_of_the_queue(
+    store: DataStore, writer: ExposureWriter
+) -> None:
+    for e in [
+        *many(5, "a"),
+        exposure(rid="next", page=0),
+        *many(5, "b"),
+        exposure(rid="next", page=1),
+    ]:
+        writer.submit(e)
+    assert writer.store_now("next") == 2
+    assert [e.page for e in store.exposures.get("next")] == [0, 1]
+    assert writer.pending("next") == []
+    assert writer.counts() == ExposureCounts(queued=10, written=2, dropped=0, failures=0)
+    assert store.exposures.get("a0") == []
+    assert writer.store_now("next") == 0  # nothing of it queued any more
+    assert writer.flush() == 10
+    assert store.exposures.get("b4") != []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,7 +16,7 @@ from tastemaker.config import FeedbackClass
 from tastemaker.pipeline.catalog import ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, RankingSpec, RulesSpec, default_placements
 from tastemaker.pipeline.diversity import mmr
-from tastemaker.pipeline.pipeline import merge
+from tastemaker.pipeline.pipeline import issued_at, merge, new_id
 from tastemaker.pipeline.ranking import SwitchingHybrid, WeightedHybrid, blend_weights
 from tastemaker.pipeline.rules import apply_filters, excluded_as_seen
 from tastemaker.pipeline.sources import Proposal
@@ -173,3 +176,40 @@ def test_mmr_returns_distinct_items_and_starts_with_the_best(
     assert rel[got[0]] == rel.max()
     if strength == 0:
         assert [rel[g] for g in got] == sorted(rel, reverse=True)[: len(got)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Recommendation ids
+
+
+@given(st.floats(min_value=0, max_value=2**47 / 1000, allow_nan=False))
+def test_a_recommendation_id_is_a_uuid7_that_tells_when_it_was_made(now: float) -> None:
+    rid = new_id(now)
+    parsed = uuid.UUID(rid)
+    assert rid == parsed.hex
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+    assert issued_at(rid) == int(now * 1000) / 1000
+
+
+def test_recommendation_ids_are_unique_and_ordered_by_time() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    made = [issued_at(i) for i in ids]
+    assert made == sorted(made)
+    assert abs((made[-1] or 0) - time.time()) < 5
+
+
+@pytest.mark.parametrize(
+    "rid",
+    [
+        uuid.uuid4().hex,  # ids made before they told their time
+        "never-issued",
+        new_id()[:31],
+        new_id().upper(),
+        new_id()[:16] + "0" + new_id()[17:],  # not the RFC variant
+        " " + new_id()[1:],
+    ],
+)
+def test_ids_new_id_did_not_make_tell_no_time(rid: str) -> None:
+    assert issued_at(rid) is None

@@ -13,7 +13,9 @@ fallback models answer (trending, popular), then the newest items; the answer sa
 from __future__ import annotations
 
 import logging
-import uuid
+import re
+import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,9 +87,29 @@ ShownLookup = Callable[[str, str], tuple[int, set[str]]]
 """``(recommendation_id, user_id) → (pages so far, items shown)``."""
 
 
-def new_id() -> str:
-    """A fresh recommendation id."""
-    return uuid.uuid4().hex
+_UUID7 = re.compile(r"[0-9a-f]{12}7[0-9a-f]{19}")
+
+
+def new_id(now: float | None = None) -> str:
+    """A fresh recommendation id: a UUID version 7 (RFC 9562) as 32 hex digits, whose first 48
+    bits are the Unix time in milliseconds it was made (``now``, seconds; default: the clock's),
+    the rest random. Unique like a random UUID, and :func:`issued_at` can tell how recent one
+    is, for a next-page request that may arrive before its first page is stored."""
+    ms = int((time.time() if now is None else now) * 1000) & (2**48 - 1)
+    value = (ms << 80) | (0x7 << 76) | (secrets.randbits(12) << 64)
+    value |= (0b10 << 62) | secrets.randbits(62)
+    return f"{value:032x}"
+
+
+def issued_at(recommendation_id: str) -> float | None:
+    """When :func:`new_id` made ``recommendation_id`` (Unix seconds), or ``None`` for an id it
+    did not make (other lengths or versions: older ids were random UUIDs)."""
+    if _UUID7.fullmatch(recommendation_id) is None:
+        return None
+    value = int(recommendation_id, 16)
+    if (value >> 62) & 0b11 != 0b10:
+        return None
+    return (value >> 80) / 1000
 
 
 class Pipeline:

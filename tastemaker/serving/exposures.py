@@ -89,26 +89,52 @@ class ExposureWriter:
         arrives meanwhile is stored too); returns how many were stored. A batch the store
         refuses goes back to the head of the queue and the flush stops (the next retries)."""
         total = 0
-        with self._flush_lock:
-            while True:
+        while True:
+            # One batch at a time under the flush lock: taken from the head and stored before
+            # any other batch, and :meth:`store_now` can get in between two.
+            with self._flush_lock:
                 with self._lock:
                     batch = [
                         self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
                     ]
                 if not batch:
                     return total
-                try:
-                    stored = self._store(batch)
-                except Exception:
-                    log.exception("storing %d exposures failed; they are retried", len(batch))
-                    self._requeue(batch)
-                    self.failures += 1
+                stored = self._write(batch)
+                if stored is None:
                     return total
-                with self._lock:
-                    for exposure in batch:
-                        self._forget(exposure)
-                    self._written += stored
                 total += stored
+
+    def store_now(self, recommendation_id: str) -> int:
+        """Store the queued pages of one recommendation at once, ahead of the rest of the
+        queue: a page after the first is stored before it is sent, so that a process asked
+        for the page after it finds it (the first page is waited for instead: see
+        :func:`~tastemaker.service.routes.recommendations.PAGE_SETTLE_SECONDS`). Returns how
+        many were stored; pages the store refuses stay queued, as in :meth:`flush`."""
+        with self._flush_lock:
+            with self._lock:
+                pages = [e for e in self._queue if e.recommendation_id == recommendation_id]
+                if not pages:
+                    return 0
+                rest = [e for e in self._queue if e.recommendation_id != recommendation_id]
+                self._queue.clear()
+                self._queue.extend(rest)
+            return self._write(pages) or 0
+
+    def _write(self, batch: list[Exposure]) -> int | None:
+        """Store a batch taken off the queue (under the flush lock); ``None`` if it failed and
+        went back to the head of the queue."""
+        try:
+            stored = self._store(batch)
+        except Exception:
+            log.exception("storing %d exposures failed; they are retried", len(batch))
+            self._requeue(batch)
+            self.failures += 1
+            return None
+        with self._lock:
+            for exposure in batch:
+                self._forget(exposure)
+            self._written += stored
+        return stored
 
     def counts(self) -> ExposureCounts:
         """Queued, written, dropped and failed, for the metrics."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from tastemaker.config import Settings
-from tastemaker.errors import ConfigurationError, NotFound
+from tastemaker.errors import ConfigurationError, UnknownRecommendation
 from tastemaker.experiments.assignment import RunningExperiments
 from tastemaker.experiments.definition import Experiment
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
@@ -194,7 +194,7 @@ def shown_before(
     pages.update((e.page, e) for e in writer.pending(recommendation_id))
     if not pages or any(e.user_id != user_id for e in pages.values()):
         # Another user's id is reported like an unknown one: ids must not leak lists.
-        raise NotFound(f"no recommendation {recommendation_id!r} for this user")
+        raise UnknownRecommendation(recommendation_id)
     shown = {i.item_id for e in pages.values() for i in e.items}
     return max(pages) + 1, shown
 

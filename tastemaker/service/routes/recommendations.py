@@ -27,10 +27,16 @@ from starlette.datastructures import QueryParams
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
-from tastemaker.errors import FieldProblem, InvalidInput, NotFound, StorageError
+from tastemaker.errors import (
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    StorageError,
+    UnknownRecommendation,
+)
 from tastemaker.experiments.assignment import Assignment
 from tastemaker.models.base import SIMILAR, ItemFilter
-from tastemaker.pipeline.pipeline import new_id
+from tastemaker.pipeline.pipeline import issued_at, new_id
 from tastemaker.pipeline.state import RecommendationRequest
 from tastemaker.service.answers import (
     RecommendationsOut,
@@ -329,8 +335,42 @@ def _reader(request: Request) -> _Reader:
     return _Reader(_serving(request), state.cache, state.metrics, state.replays)
 
 
+PAGE_SETTLE_SECONDS = 2.0
+"""How long after its recommendation id was made a next-page request waits for the first page
+to reach the exposure log, when another process answered it (each stores its exposures in
+batches, every 0.2 s while the store keeps up). An id made earlier, or not by
+:func:`~tastemaker.pipeline.pipeline.new_id`, that cannot be found is a 404 at once."""
+
+PAGE_POLL_SECONDS = 0.05
+
+
 async def _answer(request: Request, user_id: str, q: RecommendationQuery) -> Response:
     reader = _reader(request)
+    try:
+        return await _answer_once(request, reader, user_id, q)
+    except UnknownRecommendation as exc:
+        if not await _settled(reader.serving, exc.recommendation_id):
+            raise
+    return await _answer_once(request, reader, user_id, q)
+
+
+async def _settled(serving: Serving, recommendation_id: str) -> bool:
+    """Whether an id this process did not find turned up in the exposure log within
+    :data:`PAGE_SETTLE_SECONDS` of being made (polled without holding up the event loop)."""
+    issued = issued_at(recommendation_id)
+    if issued is None or serving.exposures.pending(recommendation_id):
+        return False  # not one of ours, or this process knows it: not found for this user
+    exposures = serving.pipeline.store.exposures
+    while time.time() < issued + PAGE_SETTLE_SECONDS:
+        await anyio.sleep(PAGE_POLL_SECONDS)
+        if await anyio.to_thread.run_sync(exposures.get, recommendation_id):
+            return True
+    return False
+
+
+async def _answer_once(
+    request: Request, reader: _Reader, user_id: str, q: RecommendationQuery
+) -> Response:
     plan = reader.plan(user_id, q, to_micros(datetime.now(UTC)))
     if reader.local:
         found = reader.lookup(plan)
@@ -342,6 +382,9 @@ async def _answer(request: Request, user_id: str, q: RecommendationQuery) -> Res
             body = await _run(request, reader.compute, plan, found)
     else:
         body = await _run(request, reader.answer, plan)
+    if q.recommendation_id is not None:
+        # A next page is stored before it is sent (the first page is waited for instead).
+        await anyio.to_thread.run_sync(reader.serving.exposures.store_now, q.recommendation_id)
     # Returned as is: FastAPI would otherwise validate and serialize the document again.
     return Response(content=body, media_type="application/json")
 
