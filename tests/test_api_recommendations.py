@@ -4,6 +4,7 @@ explanations, fallbacks and freshness, on the hand-made world of :mod:`tests.ser
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 import uuid
@@ -729,6 +730,19 @@ def test_learned_ranker_placement_end_to_end(tmp_path: Path) -> None:
         assert {"score:item_knn", "rank:item_knn", "item_count"} <= set(first["features"])
         assert set(first["contributions"]) & {"item_knn", "popular"}
         assert first["reasons"]
+        # A click since training counts in the user's features at once, as in the models.
+        click = {"event_id": "lr-fresh", "user_id": "tech-0", "item_id": first["item_id"]}
+        r = httpx.post(f"{base}/v1/events", json={"events": [{**click, "type": "click"}]})
+        assert r.status_code == 200, r.text
+        fresh = recommend(base, "tech-0", "learned", k=4, explain="true")
+        assert fresh["ranking"] == "learned"
+        assert first["item_id"] not in ids(fresh)
+        count = [math.expm1(b["items"][0]["features"]["user_count"]) for b in (body, fresh)]
+        # The user's stored history counts (training read it; a model artifact keeps none).
+        assert count[0] >= 1
+        assert first["features"]["tag_share"] > 0
+        assert count[1] == pytest.approx(count[0] + 1, abs=1e-3)
+        assert fresh["items"][0]["features"]["user_idle_days"] < 1 / 24
         # The learned ranking is logged with its features, ready for fit_exposures.
         deadline = time.monotonic() + 10
         logged: list[Exposure] = []

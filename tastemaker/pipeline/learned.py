@@ -4,30 +4,40 @@ The candidate table the ranker sees is built from the placement's merged candida
 training built it (:mod:`tastemaker.ranking.candidates`): per source the score and the 1-based
 rank, ``k + 1`` where the source did not propose the item (``k`` the candidates per source the
 ranker was trained with). Features come from the same :class:`CandidateFeatures` as in training,
-as of the request time, over the dataset the serving models were trained on, with the user's
-current segment. Per-feature contributions (SHAP values) are folded back onto the sources they
-describe (``score:ease`` and ``rank:ease`` → ``ease``), so explanations name sources as with the
-hybrids, while ``features`` keeps every feature's value.
+as of the request time, over the dataset the serving models were trained on plus the user's
+positive events received since (as the models fold them in), with the user's current segment.
+Per-feature contributions (SHAP values) are folded back onto the sources they describe
+(``score:ease`` and ``rank:ease`` → ``ease``), so explanations name sources as with the hybrids,
+while ``features`` keeps every feature's value.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tastemaker.catalog.columns import Columns
-from tastemaker.models.data import Dataset
-from tastemaker.pipeline.models import LoadedRanker
+from tastemaker.config import FeedbackClass, FeedbackPolicy
+from tastemaker.models.data import classify_events
+from tastemaker.pipeline.models import LoadedModel, LoadedRanker
 from tastemaker.pipeline.ranking import Ranker
 from tastemaker.pipeline.state import Candidates, UserState
 from tastemaker.ranking import CandidateFeatures
 from tastemaker.ranking.candidates import rank_column, score_column
+from tastemaker.ranking.examples import dataset_of
 from tastemaker.ranking.features import SEGMENT
+from tastemaker.storage import DataStore
+from tastemaker.storage.types import to_micros
 
 BIAS = "bias"
+
+log = logging.getLogger(__name__)
 
 
 class LearnedRanking(Ranker):
@@ -41,10 +51,14 @@ class LearnedRanking(Ranker):
         features: CandidateFeatures,
         now: int,
         context: dict[str, Any] | None = None,
+        since: int | None = None,
     ) -> None:
         self.loaded = loaded
         self.builder = features
         self.now = now
+        self.since = since
+        """When the features' dataset was taken (microseconds): the user's positive events
+        received later count as their items too (``None``: only the dataset's)."""
         self.context = {
             k: v for k, v in (context or {}).items() if isinstance(v, str | int | float | bool)
         }
@@ -82,7 +96,11 @@ class LearnedRanking(Ranker):
         if user.segment is not None:
             users = pd.DataFrame({SEGMENT: [user.segment]}, index=[user.user_key])
         features = self.builder.build(
-            self.table(candidates, user), self.now, users=users, context=self.context
+            self.table(candidates, user),
+            self.now,
+            users=users,
+            context=self.context,
+            recent=self._recent(user),
         )
         candidates.score = ranker.score(features)
         contributions = ranker.contributions(features)
@@ -97,6 +115,18 @@ class LearnedRanking(Ranker):
         candidates.features = features.to_numpy(dtype=np.float64, na_value=np.nan)
         candidates.feature_names = [str(c) for c in features.columns]
 
+    def _recent(self, user: UserState) -> dict[str, list[tuple[str, int]]] | None:
+        """The user's positive events the features' dataset does not hold."""
+        if self.since is None:
+            return None
+        since = self.since
+        events = [
+            (e.item_id, e.ts)
+            for e in user.history
+            if e.received_at > since and e.feedback is FeedbackClass.POSITIVE and e.weight > 0
+        ]
+        return {user.user_key: events} if events else None
+
 
 def _owner(feature: str) -> str:
     """What a feature's contribution is credited to: its source, ``context``, ``user``, or the
@@ -110,20 +140,46 @@ def _owner(feature: str) -> str:
 
 
 class FeatureBuilders:
-    """One feature builder per (ranker version, dataset): indexing a dataset takes a while, so
-    it is done once per model swap, not per request."""
+    """The feature builder of each loaded ranker, over the store's events as training read
+    them: a model artifact keeps no interaction rows, so a builder over a loaded model's
+    dataset would count nothing (every history feature 0 or ``NaN``: train/serve skew).
 
-    def __init__(self) -> None:
-        self._builders: dict[tuple[str, int, int], CandidateFeatures] = {}
+    One builder per (ranker version, source model version): indexing the events takes a while
+    (it reads every event, like training), so it is done when a ranker or its source model is
+    swapped in, not per request. Events received after the read reach a request's features
+    through :class:`LearnedRanking`'s ``since``.
+    """
+
+    def __init__(self, store: DataStore, feedback: FeedbackPolicy) -> None:
+        self.store = store
+        self.feedback = feedback
+        self._builders: dict[tuple[str, int, str, int], tuple[CandidateFeatures, int]] = {}
         self._lock = threading.Lock()
 
-    def get(self, loaded: LoadedRanker, data: Dataset) -> CandidateFeatures:
-        key = (loaded.name, loaded.version, id(data))
+    def get(self, loaded: LoadedRanker, source: LoadedModel) -> tuple[CandidateFeatures, int]:
+        """The builder for ``loaded`` (made now if it is not yet) and when its events were
+        read (microseconds)."""
+        key = (loaded.name, loaded.version, source.name, source.version)
         with self._lock:
-            builder = self._builders.get(key)
-            if builder is None:
-                self._builders = {
-                    k: v for k, v in self._builders.items() if k[:2] != key[:2] and k[0] != key[0]
-                }
-                builder = self._builders[key] = loaded.ranker.feature_builder(data)
-            return builder
+            found = self._builders.get(key)
+            if found is None:
+                found = self._build(loaded)
+                # Older versions of this ranker are dropped with their indexes.
+                self._builders = {k: v for k, v in self._builders.items() if k[0] != key[0]}
+                self._builders[key] = found
+            return found
+
+    def _build(self, loaded: LoadedRanker) -> tuple[CandidateFeatures, int]:
+        started = time.perf_counter()
+        read_at = to_micros(datetime.now(UTC))
+        events = self.store.snapshot.events()
+        data = dataset_of(classify_events(events, self.feedback), self.store.snapshot.items())
+        builder = loaded.ranker.feature_builder(data)
+        log.info(
+            "ranker %s v%d: features indexed over %d events in %.2f s",
+            loaded.name,
+            loaded.version,
+            len(events),
+            time.perf_counter() - started,
+        )
+        return builder, read_at

@@ -44,11 +44,13 @@ class TimeIndex:
 
 @dataclass(frozen=True)
 class History:
-    """Interactions of a batch of users before their ``now``: ``rows`` index the dataset's
-    interaction rows, ``owner`` says whose (position in the batch), ``counts`` how many each."""
+    """Interactions of a batch of users before their ``now``, in no set order: ``owner`` says
+    whose (position in the batch), ``items`` and ``times`` what and when (dataset item indices,
+    microseconds); ``counts`` how many each user has."""
 
     owner: np.ndarray
-    rows: np.ndarray
+    items: np.ndarray
+    times: np.ndarray
     counts: np.ndarray
     n_users: int
 

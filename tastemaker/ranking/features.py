@@ -40,8 +40,9 @@ column                     meaning
 ``ctx:<name>``             numeric request context; text context becomes ``ctx:<name>=<value>`` = 1
 =========================  =========================================================================
 
-"User's items" are the positive interactions of the dataset before ``now``; a user the dataset
-does not know has none (counts 0, ratios ``NaN``).
+"User's items" are the positive interactions of the dataset before ``now`` and, at serving time,
+the user's positive events since the dataset was taken (``recent``); a user with neither has none
+(counts 0, ratios ``NaN``).
 
 Examples
 --------
@@ -159,6 +160,7 @@ class CandidateFeatures:
         *,
         users: pd.DataFrame | None = None,
         context: Mapping[str, ContextValue] | None = None,
+        recent: Mapping[str, Sequence[tuple[str, int]]] | None = None,
     ) -> pd.DataFrame:
         """The feature frame of ``candidates`` as of ``now`` (see the module docstring).
 
@@ -174,6 +176,11 @@ class CandidateFeatures:
             dataset's segment; every numeric column ``c`` becomes ``user:c``.
         context
             Optional request context applied to every row.
+        recent
+            Optional positive interactions the dataset does not hold, by user id: ``(item id,
+            time in microseconds)`` pairs (a live request's events since the training snapshot).
+            They count as the user's items like the dataset's own (user and affinity features;
+            item features stay the dataset's).
 
         Returns
         -------
@@ -189,7 +196,7 @@ class CandidateFeatures:
         cols: dict[str, np.ndarray] = {}
         cols.update(_source_features(candidates, urow))
         cols.update(self._item_features(items, now_r))
-        hist = self._history(uidx, now_u)
+        hist = self._history(uidx, now_u, self._recent(recent, uniq, now_u) if recent else None)
         user = self._user_features(hist, now_u)
         for name, values in user.items():
             cols[name] = values[urow]
@@ -236,21 +243,57 @@ class CandidateFeatures:
 
     # --- users ----------------------------------------------------------------------------------
 
-    def _history(self, uidx: np.ndarray, now_u: np.ndarray) -> History:
-        """Every user's interactions before their ``now``: rows into the interaction arrays."""
+    def _history(
+        self, uidx: np.ndarray, now_u: np.ndarray, recent: History | None = None
+    ) -> History:
+        """Every user's interactions before their ``now``, the dataset's and ``recent``'s."""
         known = uidx >= 0
         sel = np.where(known, uidx, 0)
         counts = np.where(known, self._by_user.count_before(sel, now_u), 0)
         owner, pos = expand(self._by_user.ptr[sel], counts)
         rows = self._by_user.order[pos]
-        return History(owner=owner, rows=rows, counts=counts, n_users=len(uidx))
+        items, times = self._i[rows], self._t[rows]
+        if recent is not None and len(recent.owner):
+            owner = np.concatenate([owner, recent.owner])
+            items = np.concatenate([items, recent.items])
+            times = np.concatenate([times, recent.times])
+            counts = counts + recent.counts
+        return History(owner=owner, items=items, times=times, counts=counts, n_users=len(uidx))
+
+    def _recent(
+        self,
+        recent: Mapping[str, Sequence[tuple[str, int]]],
+        uniq: np.ndarray,
+        now_u: np.ndarray,
+    ) -> History:
+        """The users' interactions the dataset does not hold (newer than it), before each
+        user's ``now``; items the dataset does not know are left out, as it would."""
+        owner: list[int] = []
+        ids: list[str] = []
+        times: list[int] = []
+        for j, user in enumerate(uniq.tolist()):
+            for item_id, ts in recent.get(user, ()):
+                if ts < now_u[j]:
+                    owner.append(j)
+                    ids.append(item_id)
+                    times.append(ts)
+        items = self.data.item_index(ids) if ids else np.zeros(0, dtype=np.int64)
+        ok = items >= 0
+        who = np.asarray(owner, dtype=np.int64)[ok]
+        return History(
+            owner=who,
+            items=np.asarray(items, dtype=np.int64)[ok],
+            times=np.asarray(times, dtype=np.int64)[ok],
+            counts=np.bincount(who, minlength=len(uniq)),
+            n_users=len(uniq),
+        )
 
     def _user_features(self, hist: History, now_u: np.ndarray) -> dict[str, np.ndarray]:
         n = hist.n_users
         counts = hist.counts
         has = counts > 0
-        t = self._t[hist.rows]
-        items = self._i[hist.rows]
+        t = hist.times
+        items = hist.items
         first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         np.minimum.at(first, hist.owner, t)
@@ -260,7 +303,11 @@ class CandidateFeatures:
         item_count = np.log1p(
             self._by_item.count_before(items, now_u[hist.owner]).astype(np.float64)
         )
-        age = np.log1p((t - self._item_first[items]) / DAY)
+        # An item's first interaction, its own if earlier: a recent event may be an item's
+        # first (the dataset holds none of it); for the dataset's rows this changes nothing.
+        first_seen = self._item_first[items]
+        first_seen = np.where((first_seen < 0) | (first_seen > t), t, first_seen)
+        age = np.log1p((t - first_seen) / DAY)
         denom = np.maximum(counts, 1)
         return {
             "user_count": np.log1p(counts.astype(np.float64)),
@@ -283,7 +330,7 @@ class CandidateFeatures:
         has_history = hist.counts[urow] > 0
         denom = np.maximum(hist.counts, 1)[urow]
         h = sp.csr_matrix(
-            (np.ones(len(hist.rows), dtype=np.float32), (hist.owner, self._i[hist.rows])),
+            (np.ones(len(hist.items), dtype=np.float32), (hist.owner, hist.items)),
             shape=(hist.n_users, self.data.n_items),
         )
         # Each candidate's item tags, one entry per (candidate, tag): the user's profile is
@@ -302,7 +349,7 @@ class CandidateFeatures:
         author = np.full(len(items), np.nan)
         if self._authors is not None and len(self._authors) and self._authors.max() >= 0:
             codes = np.where(known, self._authors[sel], -1)
-            written = self._authors[self._i[hist.rows]]
+            written = self._authors[hist.items]
             ok = written >= 0
             by_author = sp.csr_matrix(
                 (np.ones(int(ok.sum()), dtype=np.float32), (hist.owner[ok], written[ok])),

@@ -22,7 +22,7 @@ from tastemaker.experiments.definition import Experiment
 from tastemaker.pipeline.catalog import LiveCatalog, ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, default_placements
 from tastemaker.pipeline.learned import FeatureBuilders, LearnedRanking
-from tastemaker.pipeline.models import ModelSet
+from tastemaker.pipeline.models import LoadedModel, LoadedRanker, ModelSet
 from tastemaker.pipeline.pipeline import Pipeline
 from tastemaker.pipeline.state import RecommendationRequest
 from tastemaker.profiles import ProfileUpdater
@@ -44,9 +44,12 @@ class Serving:
     """Called with the names of the models a refresh swapped, or with none when placements
     changed (cache invalidation, metrics)."""
     placements_revision: int = -1
-    builders: FeatureBuilders = field(default_factory=FeatureBuilders)
+    builders: FeatureBuilders = field(init=False)
     experiments: RunningExperiments = field(default_factory=lambda: RunningExperiments([]))
     """The running experiments, reloaded with the models (see :meth:`refresh_experiments`)."""
+
+    def __post_init__(self) -> None:
+        self.builders = FeatureBuilders(self.pipeline.store, self.pipeline.settings.feedback)
 
     def model_names(self) -> set[str]:
         names: set[str] = {"content", "item_knn"}  # similar items
@@ -61,22 +64,37 @@ class Serving:
     ) -> LearnedRanking | None:
         """The placement's learned ranker for a request, or ``None`` while it is not trained
         (or none of its sources is loaded to build features over)."""
-        loaded = self.models.ranker(config.ranking.ranker)
+        found = self._ranker(config.ranking.ranker)
+        if found is None:
+            return None
+        loaded, source = found
+        builder, read_at = self.builders.get(loaded, source)
+        context = dict(request.context)
+        return LearnedRanking(loaded, builder, now, context, since=read_at)
+
+    def _ranker(self, name: str) -> tuple[LoadedRanker, LoadedModel] | None:
+        """A loaded ranker and the first of its sources that is loaded."""
+        loaded = self.models.ranker(name)
         if loaded is None:
             return None
-        data = next(
-            (m.model.data for s in loaded.ranker.sources_ if (m := self.models.get(s)) is not None),
-            None,
+        source = next(
+            (m for s in loaded.ranker.sources_ if (m := self.models.get(s)) is not None), None
         )
-        if data is None:
-            return None
-        builder = self.builders.get(loaded, data)
-        context = dict(request.context)
-        return LearnedRanking(loaded, builder, now, context)
+        return None if source is None else (loaded, source)
+
+    def prepare_rankers(self) -> None:
+        """Index the features of every learned ranker the placements use, ahead of requests
+        (after a swap, a ranker's first request would otherwise wait for it)."""
+        for config in list(self.pipeline.placements.values()):
+            if config.ranking.kind == "learned":
+                found = self._ranker(config.ranking.ranker)
+                if found is not None:
+                    self.builders.get(*found)
 
     def refresh_models(self) -> list[str]:
         changed = self.models.refresh(self.model_names())
         if changed:
+            self.prepare_rankers()
             for hook in self.on_swap:
                 hook(changed)
         return changed

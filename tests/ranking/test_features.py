@@ -172,3 +172,51 @@ def test_same_inputs_same_features_and_batch_equals_single_user(
         rows = np.flatnonzero(candidates[Columns.USER].to_numpy() == user)
         alone = builder.build(candidates.iloc[rows].reset_index(drop=True), now=now)
         pd.testing.assert_frame_equal(alone, batch.iloc[rows].reset_index(drop=True))
+
+
+OWN_HISTORY = [
+    "user_count",
+    "user_active_days",
+    "user_span_days",
+    "user_idle_days",
+    "tag_affinity",
+    "tag_share",
+    "author_affinity",
+]
+"""The columns that depend on the user's own items only (not on anyone's item counts)."""
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories, histories, pair_lists, st.integers(1, 40 * DAY))
+def test_recent_events_count_as_if_the_dataset_held_them(
+    past: list[tuple[str, str, int]],
+    newer: list[tuple[str, str, int]],
+    pairs: list[tuple[str, str]],
+    now: int,
+) -> None:
+    """A live request's events since the snapshot (``recent``) give the user the features a
+    dataset holding them would; those at or after ``now``, and unknown items, are ignored."""
+    candidates = sorted_table(pairs)
+    recent: dict[str, list[tuple[str, int]]] = {}
+    for user, item, ts in newer:
+        recent.setdefault(user, []).append((item, ts))
+    recent.setdefault("u0", []).append(("not-in-the-data", 0))
+    served = CandidateFeatures(dataset(past)).build(candidates, now=now, recent=recent)
+    held = CandidateFeatures(dataset(past + newer)).build(candidates, now=now)
+    pd.testing.assert_frame_equal(served[OWN_HISTORY], held[OWN_HISTORY])
+    unchanged = [c for c in served.columns if c.startswith(("item_", "score:", "rank:"))]
+    pd.testing.assert_frame_equal(
+        served[unchanged],
+        CandidateFeatures(dataset(past)).build(candidates, now=now)[unchanged],
+    )
+
+
+def test_a_user_the_dataset_does_not_know_gets_a_history_from_recent_events() -> None:
+    feats = CandidateFeatures(dataset(HISTORY)).build(
+        table([("newcomer", "b")]), now=4 * DAY, recent={"newcomer": [("a", 3 * DAY)]}
+    )
+    row = feats.iloc[0]
+    assert np.exp(row["user_count"]) - 1 == pytest.approx(1)
+    assert row["user_idle_days"] == pytest.approx(1.0)
+    assert row["tag_share"] == pytest.approx(1.0)  # a and b are both Tech > Phones
+    assert row["author_affinity"] == pytest.approx(1.0)  # both by ann
