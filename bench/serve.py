@@ -30,6 +30,7 @@ Run from the repository root::
     .venv/bin/python bench/serve.py --data ../shared/data/ml-latest-small
     .venv/bin/python bench/serve.py --data ../shared/data/ml-latest-small --seconds 15 --rate 200
     .venv/bin/python bench/serve.py --data … --redis-url redis://127.0.0.1:6379/14 --workers 2
+    .venv/bin/python bench/serve.py --data … --postgres-url postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/serve.py --data … --server-env OPENBLAS_NUM_THREADS=1
 
 ``--workers N`` serves through ``tastemaker serve --workers N``: N processes on one port, each
@@ -64,7 +65,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from ingest import Server
+from ingest import Server, postgres_schema
 from rich.console import Console
 from rich.table import Table
 
@@ -128,22 +129,27 @@ def prepare(data: Path, workdir: Path, rebuild: bool) -> tuple[Path, dict[str, A
     building.mkdir(parents=True)
     url = f"sqlite:///{building / 'bench.db'}"
     console.print(f"preparing {home}: importing {data} and training every model (about a minute)")
+    info = import_and_train(url, data)
+    (building / PREPARED).write_text(json.dumps(info, indent=2))
+    shutil.rmtree(home, ignore_errors=True)
+    building.rename(home)
+    return home / "bench.db", info
+
+
+def import_and_train(url: str, data: Path) -> dict[str, Any]:
+    """``data`` imported and every configured model trained in the database at ``url``."""
     t0 = time.perf_counter()
     tastemaker(url, "import", "movielens", str(data))
     t1 = time.perf_counter()
     tastemaker(url, "train")
     t2 = time.perf_counter()
-    info = {
+    return {
         "data": str(data.resolve()),
         "import_s": round(t1 - t0, 1),
         "train_s": round(t2 - t1, 1),
         "models": "every configured model",
         "prepared": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    (building / PREPARED).write_text(json.dumps(info, indent=2))
-    shutil.rmtree(home, ignore_errors=True)
-    building.rename(home)
-    return home / "bench.db", info
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,6 +556,11 @@ def main(argv: list[str] | None = None) -> int:
         "--grace", type=float, default=5.0, help="open loop: wait this long for late answers"
     )
     parser.add_argument("--redis-url", help="serve with this Redis (TASTEMAKER_REDIS_URL)")
+    parser.add_argument(
+        "--postgres-url",
+        help="serve from a fresh schema of this PostgreSQL server (the data imported and every "
+        "model trained there for the run, the schema dropped after) instead of SQLite",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument(
         "--server-env",
@@ -574,14 +585,22 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg()[0],
     }
     cases: list[Case] = []
-    with tempfile.TemporaryDirectory(prefix="tm-bench-serve-") as tmp:
-        run_db = Path(tmp) / "bench.db"
-        shutil.copyfile(db, run_db)  # events posted by the run stay out of the prepared one
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="tm-bench-serve-"))
+        if args.postgres_url:
+            url = stack.enter_context(postgres_schema(args.postgres_url))
+            console.print("importing and training in a fresh PostgreSQL schema (about a minute)")
+            context["prepared"] = import_and_train(url, args.data)
+            context["prepared"]["data"] += " (in PostgreSQL)"
+        else:
+            run_db = Path(tmp) / "bench.db"
+            shutil.copyfile(db, run_db)  # events posted by the run stay out of the prepared one
+            url = f"sqlite:///{run_db}"
         log = Path(tmp) / "server.log"
         env = dict(kv.split("=", 1) for kv in args.server_env)
         if args.redis_url:
             env["TASTEMAKER_REDIS_URL"] = args.redis_url
-        with ServeServer(f"sqlite:///{run_db}", log, args.workers, env) as server:
+        with ServeServer(url, log, args.workers, env) as server:
             base = {"host": "127.0.0.1", "port": server.port, "cpu_pgid": server.pid}
             n_cold = math.ceil(args.rate * args.seconds)
             specs = [
