@@ -36,6 +36,15 @@ def select_in(
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     out: list[tuple[Any, ...]] = []
     try:
+        if conn.dialect.name == "postgresql":
+            # One array parameter: no statement of hundreds of placeholders for the driver to
+            # parse each time, and a plan that does not depend on how many values there are.
+            if values:
+                cursor.execute(
+                    f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)", [list(values)]
+                )
+                out.extend(cursor.fetchall())
+            return out
         for part in chunks(values, IN_CHUNK):
             marks = ",".join([mark] * len(part))
             cursor.execute(f"SELECT {columns} FROM {table} WHERE {key} IN ({marks})", part)
@@ -75,11 +84,12 @@ def insert_rows(
     Rows are tuples in the order of ``columns``, in the form the driver stores as is (integers,
     bytes, JSON as text). Without ``conflict``, PostgreSQL is sent the rows by ``COPY``: a
     hundred rows load in about a quarter of the time ``executemany`` takes (measured).
-    Otherwise the rows go as multi-row ``INSERT`` statements (thousands of rows each), not by
-    ``executemany``: SQLite's driver releases and takes back the interpreter lock for every row
-    of an ``executemany``, and each time it is taken back a busy thread (a server answering
-    requests) may keep it for a whole switch interval (5 ms), so a 2,000-row insert could take
-    seconds under load.
+    PostgreSQL is sent the others by ``executemany`` (psycopg pipelines them; a statement of
+    thousands of placeholders would cost more to parse in the driver than to run). SQLite is
+    sent multi-row ``INSERT`` statements (thousands of rows each): its driver releases and takes
+    back the interpreter lock for every row of an ``executemany``, and each time it is taken
+    back a busy thread (a server answering requests) may keep it for a whole switch interval
+    (5 ms), so a 2,000-row insert could take seconds under load.
     """
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -87,6 +97,8 @@ def insert_rows(
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+        elif conn.dialect.name == "postgresql":
+            cursor.executemany(_insert_values(conn, table, columns, 1, conflict), rows)
         else:
             for part in _row_chunks(rows, len(columns)):
                 sql = _insert_values(conn, table, columns, len(part), conflict)
