@@ -327,6 +327,18 @@ class Settings(BaseSettings):
             "parallel only makes the threads fight over the interpreter lock), 4 on PostgreSQL"
         ),
     )
+    compute_on_loop: bool | None = Field(
+        default=None,
+        description=(
+            "Compute cold recommendation answers on the server's event loop instead of in "
+            "threads; unset picks the loop. One process computes one answer at a time anyway "
+            "(the interpreter lock), and threads sharing it cost far more than they save while "
+            "the database is near (bench/serve.py, PostgreSQL on the same machine, 200 cold "
+            "requests/s: p99 13 ms on the loop, 370-920 ms in threads). Set false when the "
+            "database or Redis is far away: on the loop each answer's round trips hold up the "
+            "process's other requests"
+        ),
+    )
     max_clock_skew_seconds: float = Field(
         default=86_400.0, ge=0, description="How far in the future an event timestamp may lie"
     )

@@ -387,13 +387,16 @@ def test_models_missing_entirely_still_answer(tmp_path: Path) -> None:
 
 
 def test_answers_computed_in_a_thread_are_the_same(tmp_path: Path) -> None:
-    """With SQLite and the in-process cache answers are computed on the event loop; with a
-    network store (PostgreSQL) in a thread: that path answers and caches alike."""
+    """Answers are computed on the event loop unless ``compute_on_loop`` is false; then in a
+    thread, which answers and caches alike."""
     settings = make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", insecure_dev=True)
     store = open_store(settings)
     store.items.upsert(world.items(), world.NOW)
     app = create_app(settings, store)
     assert app.state.computes_on_loop
+    assert not create_app(
+        settings.model_copy(update={"compute_on_loop": False})
+    ).state.computes_on_loop
     on_a_loop: list[bool] = []
 
     def running_loop() -> bool:

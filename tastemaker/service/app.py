@@ -107,7 +107,7 @@ def create_app(
     app.state.replays = Replays()
     app.state.key_cache = KeyCache()
     app.state.cache = open_cache(settings) if cache is None else cache
-    app.state.computes_on_loop = recommendations.computes_on_loop(sqlite, app.state.cache)
+    app.state.computes_on_loop = recommendations.computes_on_loop(settings)
     app.state.metrics = ServiceMetrics()
     if store is not None:
         app.state.store = store

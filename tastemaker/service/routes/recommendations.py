@@ -3,10 +3,10 @@
 A cold recommendation request is the placement pipeline's CPU plus what this route adds, which
 is kept small: the GET query string is validated once, by one model (FastAPI would validate each
 parameter, through a dependency each, and the request model would check them again); the event
-loop resolves the request (placement, experiment arm, cache address) once and, on a miss,
-computes the answer itself when nothing but the CPU is waited for (:func:`computes_on_loop`),
-else hands the resolved request to a thread; the answer is rendered once into plain data and
-serialized by pydantic-core (:mod:`tastemaker.service.answers`).
+loop resolves the request (placement, experiment arm, cache address) once, looks it up in the
+cache (in a thread when the cache is Redis) and, on a miss, computes the answer itself unless
+configured to hand it to a thread (:func:`computes_on_loop`); the answer is rendered once into
+plain data and serialized by pydantic-core (:mod:`tastemaker.service.answers`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from starlette.datastructures import QueryParams
 
 from tastemaker.catalog.columns import Columns
 from tastemaker.catalog.common import ExternalId
+from tastemaker.config import Settings
 from tastemaker.errors import (
     FieldProblem,
     InvalidInput,
@@ -215,14 +216,6 @@ class _Reader:
             self.metrics.cache_miss(placement)
         return found
 
-    def answer(self, plan: _Plan) -> bytes:
-        """The answer as JSON: from the cache when a fresh copy is there (a cache that fails
-        counts as a miss), else computed."""
-        found = self.lookup(plan)
-        if found is not None and found.status is CacheStatus.HIT and found.value is not None:
-            return self.replay(plan, found.value)
-        return self.compute(plan, found)
-
     def compute(self, plan: _Plan, found: Lookup | None) -> bytes:
         """The pipeline's answer as JSON, cached (in full: features included, for the exposure
         log) when the placement caches; what is sent leaves them out unless ``explain``. The
@@ -293,25 +286,26 @@ class _Reader:
 
 
 READ_THREADS = 4
-"""Recommendation requests one process computes at once in threads, when answering waits on the
-network (:func:`computes_on_loop`). More only make the threads fight over the interpreter
-lock: under overload (bench/serve.py at 200/s) the CPU per request doubled with the default
-pool of 40 threads."""
+"""Recommendation answers one process computes at once in threads (``compute_on_loop: false``),
+and Redis cache lookups it makes at once. More only make the threads fight over the interpreter
+lock: under overload (bench/serve.py at 200/s) the CPU per request doubled with the default pool
+of 40 threads."""
 
 
-def computes_on_loop(store_is_sqlite: bool, cache: RecommendationCache) -> bool:
-    """Whether cold answers are computed on the event loop rather than in a thread: when the
-    store is SQLite and the cache in process, an answer waits for nothing but this process's
-    CPU, and one Python process computes one answer at a time anyway (the interpreter lock).
-
-    A thread then only costs: the hand-off, which on the 2-vCPU bench machine costs 0.3-0.9 ms
-    of CPU per request (the answer runs cache-cold on the other CPU; measured in process with
-    the same requests on and off the loop), and threads computing several answers at once
-    share the CPU among them, so each finishes later (bench/serve.py --workers 2 --rate 60:
-    cold p99 40-42 ms on the loop, 80-157 ms with 4 threads). The price: while an answer is
-    computed, the process's other requests (cache hits, /healthz) wait for it instead of
-    taking turns with it. With PostgreSQL or Redis the threads overlap the network waits."""
-    return store_is_sqlite and isinstance(cache, MemoryCache)
+def computes_on_loop(settings: Settings) -> bool:
+    """Whether cold answers are computed on the event loop rather than in a thread
+    (``settings.compute_on_loop``; unset: on the loop). One Python process computes one answer
+    at a time anyway (the interpreter lock); a thread only adds the hand-off, which on the
+    2-vCPU bench machine costs 0.3-0.9 ms of CPU per request (the answer runs cache-cold on the
+    other CPU), and threads computing several answers at once share the CPU among them, so each
+    finishes later. Measured with bench/serve.py, cold requests at 200/s: SQLite, --workers 2
+    --rate 60, p99 40-42 ms on the loop against 80-157 ms with 4 threads; PostgreSQL on the
+    same machine, p99 13 ms on the loop against 370-920 ms with 2-4 threads (the threads only
+    overlap sub-millisecond round trips). The price: while an answer is computed (and waits
+    for its database reads), the process's other requests wait for it; with a far-away
+    database threads may pay off again (``compute_on_loop: false``). Cache lookups that go over
+    the network (Redis) are made in a thread either way."""
+    return True if settings.compute_on_loop is None else settings.compute_on_loop
 
 
 async def _run(request: Request, fn: Callable[..., bytes], *args: Any) -> bytes:
@@ -374,14 +368,15 @@ async def _answer_once(
     plan = reader.plan(user_id, q, to_micros(datetime.now(UTC)))
     if reader.local:
         found = reader.lookup(plan)
-        if found is not None and found.status is CacheStatus.HIT and found.value is not None:
-            body = reader.replay(plan, found.value)
-        elif request.app.state.computes_on_loop:
-            body = reader.compute(plan, found)
-        else:
-            body = await _run(request, reader.compute, plan, found)
+    else:  # a network round trip: not on the loop
+        limiter: anyio.CapacityLimiter = request.app.state.read_limiter
+        found = await anyio.to_thread.run_sync(reader.lookup, plan, limiter=limiter)
+    if found is not None and found.status is CacheStatus.HIT and found.value is not None:
+        body = reader.replay(plan, found.value)
+    elif request.app.state.computes_on_loop:
+        body = reader.compute(plan, found)
     else:
-        body = await _run(request, reader.answer, plan)
+        body = await _run(request, reader.compute, plan, found)
     if q.recommendation_id is not None:
         # A next page is stored before it is sent (the first page is waited for instead).
         await anyio.to_thread.run_sync(reader.serving.exposures.store_now, q.recommendation_id)
