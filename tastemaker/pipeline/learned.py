@@ -154,7 +154,8 @@ class FeatureBuilders:
         self.store = store
         self.feedback = feedback
         self._builders: dict[tuple[str, int, str, int], tuple[CandidateFeatures, int]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one build at a time
+        self._building: set[tuple[str, int, str, int]] = set()
 
     def get(self, loaded: LoadedRanker, source: LoadedModel) -> tuple[CandidateFeatures, int]:
         """The builder for ``loaded`` (made now if it is not yet) and when its events were
@@ -168,6 +169,28 @@ class FeatureBuilders:
                 self._builders = {k: v for k, v in self._builders.items() if k[0] != key[0]}
                 self._builders[key] = found
             return found
+
+    def ready(
+        self, loaded: LoadedRanker, source: LoadedModel
+    ) -> tuple[CandidateFeatures, int] | None:
+        """The builder if it is made, else ``None`` at once, having started making it in the
+        background: a request never waits for the events to be read (it is answered by the
+        weighted hybrid meanwhile)."""
+        key = (loaded.name, loaded.version, source.name, source.version)
+        found = self._builders.get(key)
+        if found is None and key not in self._building:
+            self._building.add(key)
+
+            def build() -> None:
+                try:
+                    self.get(loaded, source)
+                except Exception:
+                    log.exception("indexing the features of ranker %s failed", loaded.name)
+                finally:
+                    self._building.discard(key)
+
+            threading.Thread(target=build, name="ranker-features", daemon=True).start()
+        return found
 
     def _build(self, loaded: LoadedRanker) -> tuple[CandidateFeatures, int]:
         started = time.perf_counter()

@@ -216,7 +216,10 @@ class Pipeline:
         if config.ranking.kind == "learned":
             learned = self.learned(config, request, now) if self.learned is not None else None
             if learned is None:
-                degraded.append(f"learned ranker {config.ranking.ranker!r} is not trained")
+                degraded.append(
+                    f"learned ranker {config.ranking.ranker!r} is not ready (not trained yet, or "
+                    "its features are being indexed)"
+                )
                 ranking = "weighted"
             else:
                 ranker = learned

@@ -62,13 +62,16 @@ class Serving:
     def learned(
         self, config: PlacementConfig, request: RecommendationRequest, now: int
     ) -> LearnedRanking | None:
-        """The placement's learned ranker for a request, or ``None`` while it is not trained
-        (or none of its sources is loaded to build features over)."""
+        """The placement's learned ranker for a request, or ``None`` while it is not trained,
+        none of its sources is loaded, or its features are still being indexed."""
         found = self._ranker(config.ranking.ranker)
         if found is None:
             return None
         loaded, source = found
-        builder, read_at = self.builders.get(loaded, source)
+        ready = self.builders.ready(loaded, source)
+        if ready is None:  # its features are being indexed (just swapped in)
+            return None
+        builder, read_at = ready
         context = dict(request.context)
         return LearnedRanking(loaded, builder, now, context, since=read_at)
 
