@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tastemaker.catalog import Event
 from tastemaker.catalog.items import Item
 from tastemaker.config import FeedbackClass
 from tastemaker.pipeline.catalog import ServingCatalog
 from tastemaker.pipeline.config import PlacementConfig, RankingSpec, RulesSpec, default_placements
 from tastemaker.pipeline.diversity import mmr
+from tastemaker.pipeline.learned import FeatureBuilders
+from tastemaker.pipeline.models import LoadedModel, LoadedRanker
 from tastemaker.pipeline.pipeline import issued_at, merge, new_id
 from tastemaker.pipeline.ranking import SwitchingHybrid, WeightedHybrid, blend_weights
 from tastemaker.pipeline.rules import apply_filters, excluded_as_seen
 from tastemaker.pipeline.sources import Proposal
 from tastemaker.pipeline.state import HistoryEvent, RecommendationRequest, UserState
+from tastemaker.ranking import LearnedRanker, RankerConfig
+from tastemaker.storage import open_store
+from tastemaker.storage.types import to_micros
 from tests.conftest import make_settings
 
 CATALOG = ServingCatalog.from_items(
@@ -213,3 +224,48 @@ def test_recommendation_ids_are_unique_and_ordered_by_time() -> None:
 )
 def test_ids_new_id_did_not_make_tell_no_time(rid: str) -> None:
     assert issued_at(rid) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The learned ranker's feature index
+
+
+def test_a_request_never_waits_for_the_ranker_features_to_be_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a swap the index is missing: ``ready`` says so at once and builds it in the
+    background (the request is answered without the learned ranker meanwhile)."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = open_store(settings)
+    try:
+        store.events.append(
+            [Event(event_id="e1", user_id="u1", item_id="a", type="click")], datetime.now(UTC)
+        )
+        reading = threading.Event()
+        release = threading.Event()
+        read_events = store.snapshot.events
+
+        def slow_events(*args: Any, **kwargs: Any) -> pd.DataFrame:
+            reading.set()
+            assert release.wait(10)
+            return read_events(*args, **kwargs)
+
+        monkeypatch.setattr(store.snapshot, "events", slow_events)
+        builders = FeatureBuilders(store, settings.feedback)
+        ranker = LoadedRanker("ranker", 1, LearnedRanker(RankerConfig()))
+        source = LoadedModel("popular", 1, "popular", cast(Any, None), 0)
+        started = time.monotonic()
+        assert builders.ready(ranker, source) is None
+        assert reading.wait(10), "no background build was started"
+        assert builders.ready(ranker, source) is None  # still reading: not started twice
+        assert time.monotonic() - started < 5
+        release.set()
+        deadline = time.monotonic() + 10
+        while (found := builders.ready(ranker, source)) is None:
+            assert time.monotonic() < deadline, "the index was not built"
+            time.sleep(0.01)
+        builder, read_at = found
+        assert builder.data.n_users == 1
+        assert read_at <= to_micros(datetime.now(UTC))
+    finally:
+        store.close()
