@@ -330,9 +330,10 @@ class Settings(BaseSettings):
     compute_on_loop: bool | None = Field(
         default=None,
         description=(
-            "Compute cold recommendation answers on the server's event loop instead of in "
-            "threads; unset picks the loop. One process computes one answer at a time anyway "
-            "(the interpreter lock), and threads sharing it cost far more than they save while "
+            "Compute cold recommendation answers (and make Redis cache lookups) on the "
+            "server's event loop instead of in threads; unset picks the loop. One process "
+            "computes one answer at a time anyway (the interpreter lock), and threads sharing "
+            "it cost far more than they save while "
             "the database is near (bench/serve.py, PostgreSQL on the same machine, 200 cold "
             "requests/s: p99 13 ms on the loop, 370-920 ms in threads). Set false when the "
             "database or Redis is far away: on the loop each answer's round trips hold up the "
