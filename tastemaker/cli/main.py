@@ -114,12 +114,16 @@ def serve(
         f"serving on http://{settings.host}:{settings.port} (docs at /docs)"
         + (f" with {workers} processes" if workers > 1 else "")
     )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": access_log,
+    }
     if workers == 1:
         api = create_app(settings)
         tune_server_process()
-        uvicorn.run(
-            api, host=settings.host, port=settings.port, log_level="info", access_log=access_log
-        )
+        uvicorn.run(api, **options)
         return
     # uvicorn spawns the processes; each builds its app from the environment, where the
     # command line's options go first (the rest of the settings it reads as this one did).
@@ -128,11 +132,8 @@ def serve(
         "tastemaker.service.app:app_from_env",
         factory=True,
         workers=workers,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=access_log,
         log_config=_worker_logging(uvicorn.config.LOGGING_CONFIG),
+        **options,
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.base import ranges
+
 
 class TimeIndex:
     """Interactions grouped by a key (item or user) and sorted by time within each group.
@@ -89,9 +91,7 @@ def expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     >>> expand(np.array([5, 0]), np.array([2, 1]))
     (array([0, 0, 1]), array([5, 6, 0]))
     """
-    owner = np.repeat(np.arange(len(counts)), counts)
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, np.repeat(starts, counts) + offsets
+    return np.repeat(np.arange(len(counts)), counts), ranges(starts, counts)
 
 
 def lookup(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

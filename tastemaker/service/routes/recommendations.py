@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -57,6 +57,7 @@ from tastemaker.serving.runtime import Serving
 from tastemaker.storage.types import from_micros, to_micros
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 router = APIRouter(tags=["recommendations"])
 _ERRORS = error_responses(401, 403, 404, 422, 503)
 
@@ -175,7 +176,7 @@ class _Reader:
     @property
     def local(self) -> bool:
         """Whether the cache lives in this process: a lookup is cheap and never blocks, so the
-        event loop makes it before handing a request to a thread."""
+        event loop makes it even when answers are computed in threads."""
         return isinstance(self.cache, MemoryCache)
 
     def plan(self, user_id: str, q: RecommendationQuery, now: int) -> _Plan:
@@ -310,7 +311,8 @@ def computes_on_loop(settings: Settings) -> bool:
     return True if settings.compute_on_loop is None else settings.compute_on_loop
 
 
-async def _run(request: Request, fn: Callable[..., bytes], *args: Any) -> bytes:
+async def _run(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in one of the app's :data:`READ_THREADS`."""
     limiter: anyio.CapacityLimiter = request.app.state.read_limiter
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
@@ -371,8 +373,7 @@ async def _answer_once(
     if reader.local or request.app.state.computes_on_loop:
         found = reader.lookup(plan)
     else:  # a network round trip, and answers are not computed on the loop either
-        limiter: anyio.CapacityLimiter = request.app.state.read_limiter
-        found = await anyio.to_thread.run_sync(reader.lookup, plan, limiter=limiter)
+        found = await _run(request, reader.lookup, plan)
     if found is not None and found.status is CacheStatus.HIT and found.value is not None:
         body = reader.replay(plan, found.value)
     elif request.app.state.computes_on_loop:

@@ -180,7 +180,7 @@ class SqlExposures(ExposureLog):
                         digest,
                     )
                 )
-            pks = self._insert_headers(conn, new, headers, prepared)
+            pks = self._insert_headers(conn, new, headers)
             rows = [
                 (
                     pks[key],
@@ -204,7 +204,6 @@ class SqlExposures(ExposureLog):
         conn: Connection,
         keys: list[tuple[str, int]],
         headers: list[tuple[Any, ...]],
-        prepared: dict[tuple[str, int], tuple[Exposure, list[str], bytes, str, str]],
     ) -> dict[tuple[str, int], int]:
         """Insert the pages' header rows; the key of each one inserted (a page a concurrent
         transaction logged meanwhile is checked to be the same instead)."""
@@ -231,9 +230,9 @@ class SqlExposures(ExposureLog):
                 "recommendation_id, page, pk",
             )
         }
-        for key in keys:
+        for key, header in zip(keys, headers, strict=True):
             if key not in inserted:  # logged by a concurrent transaction since the check
-                self._check_same(conn, key, prepared[key][2])
+                self._check_same(conn, key, header[-1])  # its content hash
         return {key: inserted[key] for key in keys if key in inserted}
 
     @staticmethod
